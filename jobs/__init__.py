@@ -1,0 +1,1 @@
+"""Scheduled audit jobs and the audit rules (`jobs.rules`)."""

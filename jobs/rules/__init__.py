@@ -1,0 +1,1 @@
+"""Audit rules: one module per rule code of the data contract."""

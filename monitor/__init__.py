@@ -1,0 +1,40 @@
+"""Recruitment Monitor: the Flask application factory.
+
+`create_app()` builds the web app: defaults, then `MONITOR_*` environment
+variables, then an optional test config. Each part registers itself with
+`init_app(app)`, as in Flask's tutorial.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from monitor import config, db
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the monitor's Flask app."""
+    project_root = Path(__file__).resolve().parent.parent
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("MONITOR_INSTANCE_PATH") or str(project_root / "instance"),
+        template_folder=str(project_root / "templates"),
+    )
+    app.config.from_mapping(config.defaults(app.instance_path))
+    app.config.from_prefixed_env("MONITOR")
+    if test_config:
+        app.config.from_mapping(test_config)
+    config.check(app.config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+
+    from monitor import views
+
+    views.init_app(app)
+    return app

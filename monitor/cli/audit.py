@@ -1,0 +1,9 @@
+"""CLI commands of the audit domain (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this domain's commands."""

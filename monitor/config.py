@@ -1,0 +1,46 @@
+"""Settings: their defaults and checks.
+
+Every setting can be given as a `MONITOR_<NAME>` environment variable
+(`MONITOR_DATABASE_URL`, `MONITOR_HOME_COUNTRY`, ...). Audit thresholds
+default to the values of the data contract (shared/CONTRACT.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed."""
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    """The settings used when the environment says nothing."""
+    return {
+        "DATABASE_URL": f"sqlite:///{Path(instance_path) / 'monitor.sqlite3'}",
+        "HOME_COUNTRY": "NP",
+        "SECRET_KEY": secrets.token_hex(32),
+        "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
+        "TIMEZONE": "UTC",
+        "AUDIT_CRON": "0 2 * * *",
+        "OFFICIALS_URL": "",
+        "DIGEST_WEBHOOK": "",
+        # Audit thresholds (contract defaults).
+        "FEE_CAP_TOLERANCE": "0.005",
+        "UNDERDECLARED_RATIO": "0.10",
+        "UNDERDECLARED_MIN_USD": "25",
+        "OUTLIER_MIN_PLACEMENTS": 20,
+        "OUTLIER_Z": "3.5",
+        "DUPLICATE_WORKER_DAYS": 365,
+        "NAME_SIMILARITY": 90,
+    }
+
+
+def check(settings: Mapping[str, Any]) -> None:
+    """Fail early, with one clear line, on a malformed setting."""
+    home = str(settings.get("HOME_COUNTRY", ""))
+    if len(home) != 2 or not home.isalpha() or not home.isupper():
+        raise ConfigError(f"MONITOR_HOME_COUNTRY must be an ISO 3166-1 alpha-2 code, got {home!r}")

@@ -1,0 +1,40 @@
+"""All models, importable from one place; `Base.metadata` is the schema Alembic checks."""
+
+from monitor.models.accounts import ApiToken, User
+from monitor.models.audit import AuditLock, AuditRun, Flag, apscheduler_jobs
+from monitor.models.base import Base
+from monitor.models.declarations import BatchRejection, Fee, ImportBatch, Placement
+from monitor.models.registry import (
+    Agency,
+    AgencyPerson,
+    Agreement,
+    Authorisation,
+    FeeRule,
+    FxRate,
+    LicenceEvent,
+    Official,
+    RegistryChange,
+)
+
+__all__ = [
+    "Agency",
+    "AgencyPerson",
+    "Agreement",
+    "ApiToken",
+    "AuditLock",
+    "AuditRun",
+    "Authorisation",
+    "Base",
+    "BatchRejection",
+    "Fee",
+    "FeeRule",
+    "Flag",
+    "FxRate",
+    "ImportBatch",
+    "LicenceEvent",
+    "Official",
+    "Placement",
+    "RegistryChange",
+    "User",
+    "apscheduler_jobs",
+]

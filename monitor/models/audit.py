@@ -1,0 +1,85 @@
+"""The audit: runs of the rules, the flags they raise, and the scheduler's job store.
+
+A flag is identified by `flag_key` (rule, partner country, licence and
+subject): the same condition found again is the same flag, whose
+`last_seen` moves. A flag whose condition no longer holds is marked
+`cleared`, never deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from monitor.models.base import Base, JSONType, utcnow
+
+SEVERITIES = ("high", "medium", "low")
+RUN_STATUSES = ("running", "succeeded", "failed", "abandoned", "skipped")
+
+
+class AuditRun(Base):
+    """One run of every rule: when, how it ended, and per-rule figures in `stats`."""
+
+    __tablename__ = "audit_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trigger: Mapped[str] = mapped_column(sa.String(16))  # manual | scheduled
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    hostname: Mapped[str | None] = mapped_column(sa.String(200))
+    pid: Mapped[int | None]
+    # {rule_code: {"examined": n, "new": n, "still_open": n, "cleared": n, "seconds": x}}
+    stats: Mapped[dict | None] = mapped_column(JSONType)
+    # Notes of side steps (officials refresh, digest webhook) and their outcome.
+    notes: Mapped[dict | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Flag(Base):
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_key: Mapped[str] = mapped_column(sa.String(600), unique=True)
+    rule: Mapped[str] = mapped_column(sa.String(40), index=True)
+    licence_no: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    partner_country: Mapped[str | None] = mapped_column(sa.String(2))
+    subject: Mapped[dict] = mapped_column(JSONType)
+    severity: Mapped[str] = mapped_column(sa.String(8))
+    evidence: Mapped[dict] = mapped_column(JSONType)
+    # open | cleared (the review workflow adds its own statuses later)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True, default="open")
+    first_seen: Mapped[dt.date]
+    last_seen: Mapped[dt.date]
+    first_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audit_runs.id"))
+    last_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audit_runs.id"))
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Distinct workers behind the flag, used by the agency risk score.
+    workers_affected: Mapped[int] = mapped_column(default=0)
+
+
+class AuditLock(Base):
+    """One row per named lock; the SQLite stand-in for an advisory lock."""
+
+    __tablename__ = "audit_locks"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audit_runs.id"))
+    hostname: Mapped[str | None] = mapped_column(sa.String(200))
+    pid: Mapped[int | None]
+    acquired_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+# APScheduler's SQLAlchemyJobStore table, made here by the migrations
+# (the job store's own create_all finds it present and does nothing).
+apscheduler_jobs = sa.Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Service functions: take a session, return data; shared by web, API, CLI and jobs."""

@@ -1,0 +1,149 @@
+"""Shared fixtures: a migrated database on SQLite (and PostgreSQL when
+`MONITOR_TEST_POSTGRES_URL` is set), the app, a session, a CLI runner and
+a live HTTP server.
+
+Every database test runs once per backend (`db_url` is parametrized). The
+schema is made by the real migrations once per backend and session; after
+each test every table is emptied, so tests may commit, start threads and
+spawn subprocesses against the same database.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from monitor import create_app, db
+from monitor.models import Base
+
+POSTGRES_ENV = "MONITOR_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _create_postgres_database(admin_url: str) -> str:
+    name = f"monitor_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(db.normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return (
+        make_url(db.normalise_url(admin_url))
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
+
+
+def _drop_postgres_database(admin_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = sa.create_engine(db.normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """URL of a migrated, empty database, once per backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'monitor.sqlite3'}"
+        cleanup = None
+    else:
+        admin_url = os.environ.get(POSTGRES_ENV)
+        if not admin_url:
+            pytest.skip(f"{POSTGRES_ENV} is not set")
+        url = _create_postgres_database(admin_url)
+        cleanup = admin_url
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    engine.dispose()
+    yield url
+    if cleanup:
+        _drop_postgres_database(cleanup, url)
+
+
+def empty_all_tables(engine: Engine) -> None:
+    """Delete every row of every table (children first)."""
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a clean, migrated database."""
+    application = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": db_url,
+            "HOME_COUNTRY": "NP",
+            "SECRET_KEY": "test-secret",
+        }
+    )
+    application.instance_path = str(tmp_path / "instance")
+    yield application
+    engine = application.extensions["monitor.engine"]
+    empty_all_tables(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(app: Flask) -> Engine:
+    return app.extensions["monitor.engine"]
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A session on the test database (commit freely: tables are emptied afterwards)."""
+    with app.extensions["monitor.sessionmaker"]() as db_session:
+        yield db_session
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over real HTTP from a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Debian's chromium, never a downloaded browser."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Pandera schemas for the contract's upload templates."""
