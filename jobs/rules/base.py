@@ -1,0 +1,84 @@
+"""What every audit rule shares: its settings, its findings and its outcome.
+
+A rule is a module in `jobs.rules` with
+
+- `CODE` (the contract's rule code), `SEVERITY` (`high`/`medium`/`low`)
+  and a docstring citing the contract and saying why that severity;
+- `run(session, settings) -> RuleOutcome`: set-based queries that return
+  how many rows were examined and the findings (one per flag subject).
+
+The audit engine (`jobs.audit`) turns findings into flags: same rule and
+subject = same flag (its `last_seen` moves); an open flag not found again
+is cleared.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Thresholds of the contract's rules (contract defaults) and the home country."""
+
+    home_country: str = "NP"
+    fee_cap_tolerance: Decimal = Decimal("0.005")
+    underdeclared_ratio: Decimal = Decimal("0.10")
+    underdeclared_min_usd: Decimal = Decimal("25")
+    outlier_min_placements: int = 20
+    outlier_z: Decimal = Decimal("3.5")
+    duplicate_worker_days: int = 365
+    name_similarity: int = 90
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> AuditSettings:
+        """Build from the app config (`MONITOR_*` settings)."""
+        return cls(
+            home_country=str(config["HOME_COUNTRY"]),
+            fee_cap_tolerance=Decimal(str(config["FEE_CAP_TOLERANCE"])),
+            underdeclared_ratio=Decimal(str(config["UNDERDECLARED_RATIO"])),
+            underdeclared_min_usd=Decimal(str(config["UNDERDECLARED_MIN_USD"])),
+            outlier_min_placements=int(config["OUTLIER_MIN_PLACEMENTS"]),
+            outlier_z=Decimal(str(config["OUTLIER_Z"])),
+            duplicate_worker_days=int(config["DUPLICATE_WORKER_DAYS"]),
+            name_similarity=int(config["NAME_SIMILARITY"]),
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One flag's worth of evidence: who, about what, and the figures that fired it.
+
+    `subject` holds exactly the rule's contract subject keys; evidence
+    values are JSON-safe (money as strings with two decimals).
+    """
+
+    licence_no: str | None
+    subject: dict[str, Any]
+    evidence: dict[str, Any] = field(default_factory=dict)
+    partner_country: str | None = None
+    workers_affected: int = 1
+
+    def key(self, rule: str) -> str:
+        """The identity of the flag this finding raises."""
+        subject = json.dumps(self.subject, sort_keys=True, separators=(",", ":"))
+        return f"{rule}|{self.partner_country or ''}|{self.licence_no or ''}|{subject}"
+
+
+@dataclass
+class RuleOutcome:
+    """What one rule run examined and found."""
+
+    examined: int
+    findings: Iterable[Finding]
+
+
+def money(value: Decimal | float | int | None) -> str | None:
+    """Format an amount for evidence: a string with two decimals."""
+    if value is None:
+        return None
+    return str(Decimal(str(value)).quantize(Decimal("0.01")))
