@@ -147,3 +147,84 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
             "--no-first-run",
         ],
     }
+
+
+# --- Accounts and sign-in (web engineer) -------------------------------------
+
+TEST_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_user(session: Session):
+    """Create a user: `make_user("mia", "partner", "MY")`, `make_user("ana", "admin")`."""
+    from monitor.services import accounts
+
+    def make(username: str, role: str = "partner", country: str | None = None):
+        return accounts.create_user(
+            session, username=username, password=TEST_PASSWORD, role=role, country=country
+        )
+
+    return make
+
+
+def csrf_token_of(html: str) -> str:
+    """The CSRF token of the first form in a page."""
+    import re
+
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client):
+    """Sign the test client in through the real form (with its CSRF token)."""
+
+    def sign_in(username: str, password: str = TEST_PASSWORD):
+        token = csrf_token_of(client.get("/login").get_data(as_text=True))
+        return client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+
+    return sign_in
+
+
+PLACEMENT_HEADER = (
+    "placement_id,worker_ref,licence_no,agreement_id,occupation,employer_name,"
+    "deployment_date,monthly_wage,wage_currency"
+)
+
+
+def placements_csv(country: str, rows: int, *, bad_wage_line: int | None = None) -> bytes:
+    """A placements file for `country` (agreement AG-NP-<country>); the row on
+    spreadsheet line `bad_wage_line` (header = 1) has the wage `lots`."""
+    lines = [PLACEMENT_HEADER]
+    for number in range(1, rows + 1):
+        wage = "lots" if number + 1 == bad_wage_line else "450.00"
+        lines.append(
+            f"P-{country}-{number:05d},W-{number:05d},L-0001,AG-NP-{country},9111,"
+            f"Employer {number},2026-03-01,{wage},USD"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def declaration_registry(session: Session) -> None:
+    """Agreements of the home country NP with MY and QA, so declarations can be stored."""
+    import datetime as dt
+
+    from monitor.models import Agreement
+
+    for partner in ("MY", "QA"):
+        session.add(
+            Agreement(
+                agreement_id=f"AG-NP-{partner}",
+                origin_country="NP",
+                destination_country=partner,
+                title=f"Nepal - {partner} labour agreement",
+                effective_from=dt.date(2020, 1, 1),
+            )
+        )
+    session.commit()

@@ -262,6 +262,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("subject_key", sa.String(length=400), nullable=False),
         sa.Column("severity", sa.String(length=8), nullable=False),
         sa.Column(
             "evidence",
@@ -410,7 +411,11 @@ def upgrade() -> None:
             batch_op.f("ix_placements_agreement_id"), ["agreement_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_placements_batch_id"), ["batch_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_placements_licence_no"), ["licence_no"], unique=False)
+        batch_op.create_index(
+            "ix_placements_licence_agreement_date",
+            ["licence_no", "agreement_id", "deployment_date"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_placements_worker_ref"), ["worker_ref"], unique=False)
 
     op.create_table(
@@ -457,7 +462,7 @@ def downgrade() -> None:
     op.drop_table("fees")
     with op.batch_alter_table("placements", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_placements_worker_ref"))
-        batch_op.drop_index(batch_op.f("ix_placements_licence_no"))
+        batch_op.drop_index("ix_placements_licence_agreement_date")
         batch_op.drop_index(batch_op.f("ix_placements_batch_id"))
         batch_op.drop_index(batch_op.f("ix_placements_agreement_id"))
 

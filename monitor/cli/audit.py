@@ -1,9 +1,172 @@
-"""CLI commands of the audit domain (placeholder until its issue lands)."""
+"""CLI of the audit domain: `monitor audit run|runs`, `monitor flags export`,
+`monitor scheduler` and `monitor serve`.
+
+`monitor audit run` exits 0 when every rule ran, 1 when a rule failed (the
+other rules still ran; the error is printed and recorded), 4 when another
+audit holds the lock ("another audit is running (run N, started at ...);
+skipped": nothing was done, the skip is recorded in the run history), and
+3 when the database cannot be used.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import datetime as dt
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+from werkzeug.serving import run_simple
+
+from jobs.audit import AuditRunResult, run_configured_audit
+from jobs.scheduler import JOB_ID, build_scheduler
+from monitor import db
+from monitor.cli import needs_database
+from monitor.models import AuditRun
+from monitor.services import flags as flag_service
+
+audit_group = AppGroup("audit", help="Run the audit rules and see past runs.")
+flags_group = AppGroup("flags", help="The flags raised by the audit.")
+
+
+def _print_result(result: AuditRunResult) -> None:
+    if result.status == "skipped":
+        click.echo(f"{result.error}; skipped")
+        return
+    click.echo(
+        f"{'rule':<28}{'examined':>10}{'new':>8}{'open':>8}{'reopened':>10}"
+        f"{'cleared':>9}{'seconds':>9}"
+    )
+    for rule in result.rules:
+        if rule.error:
+            click.echo(f"{rule.code:<28}FAILED after {rule.seconds:.1f}s: {rule.error}")
+            continue
+        click.echo(
+            f"{rule.code:<28}{rule.examined:>10}{rule.new:>8}{rule.still_open:>8}"
+            f"{rule.reopened:>10}{rule.cleared:>9}{rule.seconds:>9.2f}"
+        )
+    totals = result.totals()
+    click.echo(
+        f"Run {result.run_id} {result.status}: {totals['new']} new, {totals['open']} open, "
+        f"{totals['reopened']} reopened, {totals['cleared']} cleared."
+    )
+    for name, note in result.notes.items():
+        click.echo(f"{name}: {json.dumps(note, default=str)}")
+    if result.abandoned_runs:
+        click.echo(f"Marked abandoned: runs {', '.join(map(str, result.abandoned_runs))}")
+    if result.status == "failed" and result.error:
+        click.echo(f"Error: {result.error}", err=True)
+
+
+@audit_group.command("run")
+@needs_database
+def run_command() -> None:
+    """Run every audit rule now, in this process, and print per-rule figures."""
+    result = run_configured_audit(current_app._get_current_object(), trigger="manual")
+    _print_result(result)
+    sys.exit(result.exit_code)
+
+
+@audit_group.command("runs")
+@click.option("--limit", default=20, show_default=True, help="How many recent runs to show.")
+@needs_database
+def runs_command(limit: int) -> None:
+    """The history of audit runs, most recent first."""
+    header = (
+        f"{'id':>5}  {'trigger':<9} {'status':<10} {'started':<19}  {'finished':<19} "
+        f"{'new':>6} {'open':>7} {'cleared':>7}  error"
+    )
+    click.echo(header)
+    for run in db.session().execute(
+        AuditRun.__table__.select().order_by(AuditRun.id.desc()).limit(limit)
+    ):
+        stats = run.stats or {}
+        new = sum(rule.get("new", 0) for rule in stats.values())
+        still = sum(rule.get("still_open", 0) + rule.get("reopened", 0) for rule in stats.values())
+        cleared = sum(rule.get("cleared", 0) for rule in stats.values())
+        error = (run.error or "").splitlines()[0] if run.error else ""
+        click.echo(
+            f"{run.id:>5}  {run.trigger:<9} {run.status:<10} {_when(run.started_at):<19}  "
+            f"{_when(run.finished_at):<19} {new:>6} {new + still:>7} {cleared:>7}  {error}"
+        )
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+@flags_group.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to FILE instead of standard output.",
+)
+@needs_database
+def export_command(fmt: str, output: Path | None) -> None:
+    """Write every flag, one per line (JSON Lines) or row (CSV), in a stable order."""
+    writer = flag_service.write_jsonl if fmt == "jsonl" else flag_service.write_csv
+    if output is None:
+        writer(db.session(), sys.stdout)
+        return
+    with output.open("w", encoding="utf-8", newline="") as stream:
+        count = writer(db.session(), stream)
+    click.echo(f"{count} flags written to {output}", err=True)
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop())
+
+
+@click.command("scheduler")
+@with_appcontext
+@needs_database
+def scheduler_command() -> None:
+    """Run the nightly audit schedule in this process (production: its own service)."""
+    app: Flask = current_app._get_current_object()
+    scheduler = build_scheduler(app, BlockingScheduler)
+    _stop_on_signals(lambda: scheduler.shutdown(wait=False))
+    click.echo(f"Scheduler: {JOB_ID} on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")
+    scheduler.start()
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Serve the web app only.")
+@with_appcontext
+@needs_database
+def serve_command(host: str, port: int, no_scheduler: bool) -> None:
+    """Serve the web app with the audit scheduler beside it (for `make run`).
+
+    One process, no reloader, so exactly one scheduler runs. In production
+    use gunicorn for the web app and `monitor scheduler` as its own service.
+    """
+    app: Flask = current_app._get_current_object()
+    scheduler = None
+    if not no_scheduler:
+        scheduler = build_scheduler(app, BackgroundScheduler)
+        scheduler.start()
+        click.echo(f"Audit scheduled on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
 
 
 def init_app(app: Flask) -> None:
     """Register this domain's commands."""
+    app.cli.add_command(audit_group)
+    app.cli.add_command(flags_group)
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(serve_command)

@@ -1,9 +1,78 @@
-"""CLI commands of the registry domain (placeholder until its issue lands)."""
+"""`monitor import registry DIR`: load the ministry's registry files.
+
+Prints one block per file (stored / unchanged / refused, with each
+rejected row's line, column and reason), or the whole report as one JSON
+object with `--json`. Exit code as for every import (contract): 0 every
+file stored or unchanged, 1 a file was refused because of errors in its
+rows, 2 a file was refused as a whole (encoding, delimiter, columns) or
+the directory holds no registry file.
+"""
 
 from __future__ import annotations
 
+import getpass
+import json
+import sys
+from pathlib import Path
+
+import click
 from flask import Flask
+
+from monitor import db
+from monitor.cli import import_group, needs_database
+from monitor.services.registry_import import FileReport, RegistryImportReport, import_registry
+
+
+def _describe(report: FileReport) -> list[str]:
+    counts = f"{report.rows} rows"
+    if report.status == "stored":
+        counts += (
+            f": {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged"
+        )
+    lines = [f"{report.file}: {report.status} ({counts})"]
+    if report.error:
+        lines.append(f"  {report.error}")
+    lines += [
+        f"  line {error.line}, column {error.column}: {error.reason}" for error in report.rejected
+    ]
+    return lines
+
+
+def render_text(report: RegistryImportReport) -> str:
+    """The report as the lines a person reads in a terminal."""
+    if report.error:
+        return f"Error: {report.error}"
+    lines = [line for file_report in report.files for line in _describe(file_report)]
+    if report.ignored:
+        lines.append(f"Ignored (not registry files): {', '.join(report.ignored)}")
+    stored = [f.file for f in report.files if f.status != "refused"]
+    refused = [f.file for f in report.files if f.status == "refused"]
+    if refused:
+        lines.append(
+            f"{len(refused)} file(s) refused, nothing of them stored; "
+            f"{len(stored)} file(s) stored or unchanged."
+        )
+    else:
+        lines.append(f"All {len(stored)} file(s) stored or unchanged.")
+    return "\n".join(lines)
+
+
+@click.command("registry")
+@click.argument(
+    "directory", type=click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@needs_database
+def import_registry_command(directory: Path, as_json: bool) -> None:
+    """Load the registry files found in DIRECTORY (agencies.csv, licence_events.csv ...)."""
+    report = import_registry(db.session(), directory, changed_by=f"cli:{getpass.getuser()}")
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        click.echo(render_text(report), err=report.error is not None)
+    sys.exit(report.exit_code)
 
 
 def init_app(app: Flask) -> None:
-    """Register this domain's commands."""
+    """Register `import registry` (the `import` group is added by `monitor.cli`)."""
+    import_group.add_command(import_registry_command)

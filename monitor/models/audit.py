@@ -48,6 +48,8 @@ class Flag(Base):
     licence_no: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     partner_country: Mapped[str | None] = mapped_column(sa.String(2))
     subject: Mapped[dict] = mapped_column(JSONType)
+    # The subject as canonical JSON (sorted keys): the export's order within a licence.
+    subject_key: Mapped[str] = mapped_column(sa.String(400))
     severity: Mapped[str] = mapped_column(sa.String(8))
     evidence: Mapped[dict] = mapped_column(JSONType)
     # open | cleared (the review workflow adds its own statuses later)

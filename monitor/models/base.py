@@ -58,12 +58,14 @@ class _ScaledDecimal(sa.types.TypeDecorator):
 class Money(_ScaledDecimal):
     """An amount of money, exact to the hundredth."""
 
+    cache_ok = True  # SQLAlchemy reads it from each class's own __dict__
     scale = MONEY_SCALE
 
 
 class Rate(_ScaledDecimal):
     """An FX rate (USD per unit), exact to 10 decimal places."""
 
+    cache_ok = True
     scale = RATE_SCALE
 
 

@@ -76,13 +76,20 @@ class BatchRejection(Base):
 
 class Placement(Base):
     __tablename__ = "placements"
-    __table_args__ = (sa.UniqueConstraint("partner_country", "placement_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("partner_country", "placement_id"),
+        # Licence rules: an agency's placements per agreement in date order
+        # (quota counts read it alone; also serves lookups by licence_no).
+        sa.Index(
+            "ix_placements_licence_agreement_date", "licence_no", "agreement_id", "deployment_date"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_country: Mapped[str] = mapped_column(sa.String(2))
     placement_id: Mapped[str] = mapped_column(sa.String(64))
     worker_ref: Mapped[str] = mapped_column(sa.String(128), index=True)
-    licence_no: Mapped[str] = mapped_column(sa.String(64), index=True)
+    licence_no: Mapped[str] = mapped_column(sa.String(64))
     agreement_id: Mapped[str] = mapped_column(sa.ForeignKey("agreements.agreement_id"), index=True)
     occupation: Mapped[str] = mapped_column(sa.String(4))
     employer_name: Mapped[str] = mapped_column(sa.String(300))

@@ -1,0 +1,220 @@
+"""Time the fee rules on a large SQLite database (1M placements, 2M fees by default).
+
+    .venv/bin/python benchmarks/fee_rules_timing.py [--placements N] [--db PATH] [--reuse]
+
+Builds a migrated SQLite database with a synthetic registry (agencies,
+agreements with fee rules, daily FX rates) and declarations, written with
+Core-compiled INSERTs through the driver's `executemany` (tuples of stored
+integers: the fastest path SQLite offers), then runs each fee rule once and
+prints its seconds, rows examined and findings. `--reuse` skips the build
+when the file exists. Data is random but seeded, so runs compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from jobs.rules import fee_outlier, fee_over_cap, fee_prohibited_category, fee_underdeclared
+from jobs.rules.base import AuditSettings
+from monitor import db
+from monitor.models import Agency, Agreement, Fee, FeeRule, FxRate, LicenceEvent, Placement
+from monitor.models.base import MONEY_SCALE, RATE_SCALE
+
+RULES = (fee_over_cap, fee_prohibited_category, fee_underdeclared, fee_outlier)
+PARTNERS = ("MY", "QA", "AE", "SA", "KW")
+WAGE_CURRENCY = {"MY": "MYR", "QA": "QAR", "AE": "AED", "SA": "SAR", "KW": "KWD"}
+USD_PER_UNIT = {"MYR": 0.21, "QAR": 0.27, "AED": 0.27, "SAR": 0.27, "KWD": 3.25, "NPR": 0.0075}
+OCCUPATIONS = ("9111", "9112", "7112", "8322", "5131", "5120", "9313", "7411", "7126", "6121")
+CATEGORIES = ("recruitment_fee", "service_charge", "visa", "travel", "medical", "training")
+FIRST_DAY = dt.date(2023, 1, 1)
+DAYS = 3 * 365
+
+
+def _bulk_insert(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable):
+    """Insert tuples of stored values with the driver's executemany, in chunks."""
+    statement = sa.insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
+    cursor = conn.connection.driver_connection.cursor()
+    chunk: list[tuple] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == 100_000:
+            cursor.executemany(statement.string, chunk)
+            chunk.clear()
+    if chunk:
+        cursor.executemany(statement.string, chunk)
+
+
+def build(path: Path, placements: int, seed: int = 7) -> None:
+    """Create and fill the benchmark database at `path`."""
+    random_numbers = random.Random(seed)
+    path.unlink(missing_ok=True)
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.migrate(engine)
+    agencies = [f"L-{n:04d}" for n in range(800)]
+    with engine.begin() as conn:
+        _bulk_insert(conn, Agency.__table__, ("licence_no", "name"), ((a, a) for a in agencies))
+        _bulk_insert(
+            conn,
+            LicenceEvent.__table__,
+            ("licence_no", "event", "effective_date", "expires", "seq"),
+            ((a, "issued", "2020-01-01", "2030-12-31", 0) for a in agencies),
+        )
+        agreement_ids = [f"AGR-NP-{partner}" for partner in PARTNERS]
+        _bulk_insert(
+            conn,
+            Agreement.__table__,
+            ("agreement_id", "origin_country", "destination_country", "title", "effective_from"),
+            ((f"AGR-NP-{p}", "NP", p, p, "2020-01-01") for p in PARTNERS),
+        )
+        fee_rules = []
+        for agreement_id in agreement_ids:
+            fee_rules.append((agreement_id, "*", "fixed", 400 * MONEY_SCALE, "USD", "visa"))
+            fee_rules.append((agreement_id, "9111", "zero", None, None, "recruitment_fee"))
+            fee_rules.append((agreement_id, "7112", "wage_multiple", 1 * MONEY_SCALE, None, None))
+        _bulk_insert(
+            conn,
+            FeeRule.__table__,
+            (
+                "agreement_id",
+                "occupation",
+                "cap_type",
+                "cap_amount",
+                "cap_currency",
+                "prohibited_categories",
+            ),
+            fee_rules,
+        )
+        _bulk_insert(
+            conn,
+            FxRate.__table__,
+            ("date", "currency", "usd_per_unit"),
+            (
+                (
+                    (FIRST_DAY + dt.timedelta(days=day)).isoformat(),
+                    currency,
+                    round(rate * (1 + 0.02 * random_numbers.random()) * RATE_SCALE),
+                )
+                for day in range(-30, DAYS)
+                if day % 7 < 5  # working days only: lookups must fall back
+                for currency, rate in USD_PER_UNIT.items()
+            ),
+        )
+        dates = [(FIRST_DAY + dt.timedelta(days=day)).isoformat() for day in range(DAYS)]
+
+        def placement_rows():
+            for n in range(placements):
+                partner = PARTNERS[n % len(PARTNERS)]
+                yield (
+                    partner,
+                    f"P-{n:07d}",
+                    f"W-{random_numbers.randrange(placements):07d}",
+                    random_numbers.choice(agencies),
+                    f"AGR-NP-{partner}",
+                    random_numbers.choice(OCCUPATIONS),
+                    "Employer",
+                    random_numbers.choice(dates),
+                    random_numbers.randrange(800, 2500) * MONEY_SCALE,
+                    WAGE_CURRENCY[partner],
+                )
+
+        _bulk_insert(
+            conn,
+            Placement.__table__,
+            (
+                "partner_country",
+                "placement_id",
+                "worker_ref",
+                "licence_no",
+                "agreement_id",
+                "occupation",
+                "employer_name",
+                "deployment_date",
+                "monthly_wage",
+                "wage_currency",
+            ),
+            placement_rows(),
+        )
+
+        def fee_rows():
+            fee_number = 0
+            for n in range(placements):
+                partner = PARTNERS[n % len(PARTNERS)]
+                for reported_by in ("agency", "worker"):
+                    fee_number += 1
+                    currency = "NPR" if random_numbers.random() < 0.7 else "USD"
+                    usd_amount = random_numbers.lognormvariate(5.5, 0.6)
+                    amount = usd_amount / USD_PER_UNIT.get(currency, 1.0)
+                    yield (
+                        partner,
+                        f"F-{fee_number:08d}",
+                        f"P-{n:07d}",
+                        random_numbers.choice(CATEGORIES),
+                        round(amount * MONEY_SCALE),
+                        currency,
+                        "2023-01-01",
+                        reported_by,
+                    )
+
+        _bulk_insert(
+            conn,
+            Fee.__table__,
+            (
+                "partner_country",
+                "fee_id",
+                "placement_id",
+                "category",
+                "amount",
+                "currency",
+                "paid_date",
+                "reported_by",
+            ),
+            fee_rows(),
+        )
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+
+
+def time_rules(path: Path) -> float:
+    """Run each fee rule once on the database at `path`; print and return the total seconds."""
+    engine = db.make_engine(f"sqlite:///{path}")
+    settings = AuditSettings()
+    total = 0.0
+    with Session(engine) as session:
+        for rule in RULES:
+            started = time.perf_counter()
+            outcome = rule.run(session, settings)
+            findings = list(outcome.findings)
+            seconds = time.perf_counter() - started
+            total += seconds
+            print(
+                f"{rule.CODE:<26} {seconds:7.2f} s  examined {outcome.examined:>9,}"
+                f"  findings {len(findings):>9,}"
+            )
+    print(f"{'all fee rules':<26} {total:7.2f} s")
+    engine.dispose()
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--placements", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, default=Path("/tmp/fee_rules_timing.sqlite3"))
+    parser.add_argument("--reuse", action="store_true")
+    arguments = parser.parse_args()
+    if not (arguments.reuse and arguments.db.exists()):
+        started = time.perf_counter()
+        build(arguments.db, arguments.placements)
+        print(f"built {arguments.db} in {time.perf_counter() - started:.1f} s")
+    time_rules(arguments.db)
+
+
+if __name__ == "__main__":
+    main()

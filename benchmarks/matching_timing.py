@@ -1,0 +1,202 @@
+"""Time person matching: 20,000 agency people against 300,000 officials by default.
+
+    .venv/bin/python benchmarks/matching_timing.py [--people N] [--officials N] [--rules]
+
+Builds synthetic populations from a fixed, seeded list of a few thousand
+given and family names (so tokens repeat as in a real registry), with
+birth dates for most people and national ids for half, and plants copies
+of some officials among the agency people under name variants (diacritics,
+token order, an honorific, one typo). Times `match_people` for confirmed
+matches and for confirmed + possible matches and prints the figures.
+
+`--rules` also loads the populations into a migrated SQLite database (in
+a temporary directory) and times the three COI rules end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from jobs.rules import coi_official_link, coi_possible_official_link, coi_revoked_principal
+from jobs.rules.base import AuditSettings
+from monitor import db
+from monitor.models import Agency, AgencyPerson, LicenceEvent, Official
+from monitor.services.matching import Person, match_people
+
+SYLLABLES = (
+    "ra", "ma", "sha", "ki", "ta", "na", "pu", "ri", "ya", "la", "ha", "mo", "de", "su", "bi",
+    "go", "an", "el", "jo", "se", "pe", "li", "ka", "to", "ni", "sa", "ru", "vi", "da", "ze",
+    "lo", "mi", "ba", "wa", "chan", "dra", "kum", "har", "dev", "pra", "sad", "lak", "shmi",
+)  # fmt: skip
+GIVEN_NAMES = 2_500
+FAMILY_NAMES = 2_500
+FIRST_BIRTH = dt.date(1950, 1, 1)
+BIRTH_DAYS = 50 * 365
+
+
+def name_list(rng: random.Random, size: int) -> list[str]:
+    """`size` distinct capitalised names of two or three syllables."""
+    names: set[str] = set()
+    while len(names) < size:
+        names.add("".join(rng.choices(SYLLABLES, k=rng.choice((2, 3)))).capitalize())
+    return sorted(names)
+
+
+def variant(rng: random.Random, name: str) -> str:
+    """The same name as another clerk might type it."""
+    given, family = name.split(" ", 1)
+    choice = rng.randrange(4)
+    if choice == 0:
+        return f"{family} {given}"
+    if choice == 1:
+        return f"Dr. {name.upper()}"
+    if choice == 2:
+        return name.replace("a", "á", 1)
+    position = rng.randrange(1, len(family))
+    return f"{given} {family[:position]}x{family[position + 1 :]}"
+
+
+def populations(
+    people: int, officials: int, seed: int = 7
+) -> tuple[list[Person], list[Person], int]:
+    """Agency people, officials and how many officials were planted among the people."""
+    rng = random.Random(seed)
+    given, family = name_list(rng, GIVEN_NAMES), name_list(rng, FAMILY_NAMES)
+
+    def someone(key: str) -> Person:
+        birth = FIRST_BIRTH + dt.timedelta(days=rng.randrange(BIRTH_DAYS))
+        return Person(
+            key=key,
+            full_name=f"{rng.choice(given)} {rng.choice(family)}",
+            date_of_birth=birth if rng.random() < 0.8 else None,
+            national_id=f"{rng.randrange(10**9):09d}" if rng.random() < 0.5 else None,
+        )
+
+    official_list = [someone(f"O-{index:06d}") for index in range(officials)]
+    planted = people // 100
+    people_list = [someone(f"P-{index:06d}") for index in range(people - planted)]
+    for index, official in enumerate(rng.sample(official_list, planted)):
+        people_list.append(
+            Person(
+                key=f"P-planted-{index:04d}",
+                full_name=variant(rng, official.full_name),
+                date_of_birth=official.date_of_birth,
+                national_id=None,
+            )
+        )
+    return people_list, official_list, planted
+
+
+def time_matching(people: list[Person], officials: list[Person]) -> None:
+    for include_possible in (False, True):
+        started = time.perf_counter()
+        matches = match_people(people, officials, threshold=90, include_possible=include_possible)
+        seconds = time.perf_counter() - started
+        confirmed = sum(match.confirmed for match in matches)
+        print(
+            f"match_people(include_possible={include_possible}): {seconds:.2f} s, "
+            f"{confirmed} confirmed, {len(matches) - confirmed} possible"
+        )
+
+
+def time_rules(people: list[Person], officials: list[Person]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        engine = db.make_engine(f"sqlite:///{Path(directory) / 'matching.sqlite3'}")
+        db.migrate(engine)
+        agencies = max(1, len(people) // 4)
+        issued = dt.date(2015, 1, 1)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(Agency),
+                [{"licence_no": f"L-{i:05d}", "name": f"Agency {i}"} for i in range(agencies)],
+            )
+            events = [
+                {
+                    "licence_no": f"L-{i:05d}",
+                    "event": "issued",
+                    "effective_date": issued,
+                    "expires": dt.date(2030, 12, 31),
+                    "seq": 0,
+                }
+                for i in range(agencies)
+            ] + [
+                {
+                    "licence_no": f"L-{i:05d}",
+                    "event": "revoked",
+                    "effective_date": dt.date(2020, 1, 1),
+                    "expires": None,
+                    "seq": 1,
+                }
+                for i in range(0, agencies, 10)
+            ]
+            conn.execute(sa.insert(LicenceEvent), events)
+            conn.execute(
+                sa.insert(AgencyPerson),
+                [
+                    {
+                        "licence_no": f"L-{index % agencies:05d}",
+                        "full_name": person.full_name,
+                        "role": ("owner", "director", "manager", "shareholder")[index % 4],
+                        "date_of_birth": person.date_of_birth,
+                        "national_id": person.national_id,
+                    }
+                    for index, person in enumerate(people)
+                ],
+            )
+            conn.execute(
+                sa.insert(Official),
+                [
+                    {
+                        "official_id": official.key,
+                        "full_name": official.full_name,
+                        "institution": "labour",
+                        "position": "Officer",
+                        "in_office_from": dt.date(2010, 1, 1),
+                        "in_office_to": None,
+                        "date_of_birth": official.date_of_birth,
+                        "national_id": official.national_id,
+                    }
+                    for official in officials
+                ],
+            )
+        settings = AuditSettings()
+        for rule in (coi_official_link, coi_possible_official_link, coi_revoked_principal):
+            with Session(engine) as session:
+                started = time.perf_counter()
+                outcome = rule.run(session, settings)
+                findings = list(outcome.findings)
+                seconds = time.perf_counter() - started
+            print(
+                f"{rule.CODE}: {seconds:.2f} s, examined {outcome.examined}, "
+                f"{len(findings)} findings"
+            )
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--officials", type=int, default=300_000)
+    parser.add_argument("--rules", action="store_true", help="also time the COI rules on SQLite")
+    arguments = parser.parse_args()
+    started = time.perf_counter()
+    people, officials, planted = populations(arguments.people, arguments.officials)
+    print(
+        f"{len(people)} agency people x {len(officials)} officials "
+        f"({planted} planted variants), built in {time.perf_counter() - started:.2f} s"
+    )
+    time_matching(people, officials)
+    if arguments.rules:
+        time_rules(people, officials)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""FEE_OVER_CAP: a worker paid more than the agreement's fee cap.
+
+Contract ("Audit rules"): a placement's worker-paid total, agency-declared
+(`reported_by=agency`) or worker-reported (`reported_by=worker`), each
+source on its own, exceeds its cap by more than the tolerance (setting
+`fee_cap_tolerance`, default 0.5% of the cap). With a `zero` cap any amount
+above 0 fires (no conversion needed to see that). Subject: placement_id.
+
+Cap and totals come from `jobs.rules.common.placement_fee_facts()`: the
+placement's fee rule (occupation row, else `*`), every amount converted to
+USD at the latest rate on or before the deployment date. A placement whose
+agreement has no applicable fee rule, or whose cap or fees of a source
+cannot be converted (no rate), is not assessed for that source: it is
+counted and logged, never flagged on a guess.
+
+Severity **high**: a fee above the legal cap is an illegal charge on the
+worker, the first step to debt bondage (ILO forced-labour indicators), and
+the ministry can act on it directly against the agency.
+
+Evidence: `cap_type`, `fee_rule_occupation` (`9111` or `*`), `cap` (in its
+currency), `cap_usd`, `rate_date` (date of the FX rate used for the cap;
+absent for USD at par and zero caps), `deployment_date`, and
+`agency_total_usd` and/or `worker_total_usd` for the source(s) over the cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from jobs.rules.base import AuditSettings, Finding, RuleOutcome, money
+from jobs.rules.common import SOURCES, count_placements, exceeds, log_skipped, placement_fee_facts
+
+CODE = "FEE_OVER_CAP"
+SEVERITY = "high"
+
+
+def run(session: Session, settings: AuditSettings) -> RuleOutcome:
+    """Every placement with a source over its cap, and how many were assessed."""
+    facts = placement_fee_facts(placements_without_fees=False).subquery("facts")
+    limit = facts.c.cap_usd * (1 + float(settings.fee_cap_tolerance))
+    is_zero_cap = facts.c.cap_type == "zero"
+    over: dict[str, sa.ColumnElement[bool]] = {}
+    assessable: dict[str, sa.ColumnElement[bool]] = {}
+    for source in SOURCES:
+        paid = facts.c[f"{source}_raw"] > 0
+        converted = sa.and_(facts.c.cap_usd.is_not(None), facts.c[f"{source}_unconverted"] == 0)
+        over[source] = sa.or_(
+            sa.and_(is_zero_cap, paid),
+            sa.and_(sa.not_(is_zero_cap), converted, exceeds(facts.c[f"{source}_usd"], limit)),
+        )
+        assessable[source] = sa.or_(sa.not_(paid), is_zero_cap, converted)
+    skipped = sa.or_(facts.c.cap_type.is_(None), *(sa.not_(ok) for ok in assessable.values()))
+    query = sa.select(
+        facts,
+        *(over[source].label(f"{source}_over") for source in SOURCES),
+        skipped.label("skipped"),
+    ).where(sa.or_(skipped, *over.values()))
+
+    findings: list[Finding] = []
+    skipped_count = 0
+    for row in session.execute(query).mappings():
+        if row["skipped"]:
+            skipped_count += 1
+        if any(row[f"{source}_over"] for source in SOURCES):
+            findings.append(_finding(row))
+    log_skipped(CODE, skipped_count, "no applicable fee rule or no FX rate to convert with")
+    return RuleOutcome(examined=count_placements(session) - skipped_count, findings=findings)
+
+
+def _finding(row: Any) -> Finding:
+    evidence: dict[str, Any] = {
+        "cap_type": row["cap_type"],
+        "fee_rule_occupation": row["rule_occupation"],
+        "cap_usd": money(row["cap_usd"]),
+        "deployment_date": row["deployment_date"].isoformat(),
+    }
+    if row["cap_type"] == "fixed":
+        evidence["cap"] = f"{money(row['cap_amount'])} {row['cap_currency']}"
+    elif row["cap_type"] == "wage_multiple":
+        evidence["cap"] = (
+            f"{row['cap_amount'].normalize()} x monthly wage "
+            f"{money(row['monthly_wage'])} {row['cap_currency']}"
+        )
+    if row["cap_rate_date"] is not None:
+        evidence["rate_date"] = row["cap_rate_date"].isoformat()
+    evidence.update(dict(_source_totals(row)))
+    return Finding(
+        licence_no=row["licence_no"],
+        subject={"placement_id": row["placement_id"]},
+        evidence=evidence,
+        partner_country=row["partner_country"],
+    )
+
+
+def _source_totals(row: Any) -> Iterator[tuple[str, str | None]]:
+    for source in SOURCES:
+        if row[f"{source}_over"]:
+            yield f"{source}_total_usd", money(row[f"{source}_usd"])

@@ -1,0 +1,129 @@
+"""FEE_PROHIBITED_CATEGORY: a worker was charged a kind of fee the agreement forbids.
+
+Contract ("Audit rules"): a fee of a category that the placement's fee rule
+(occupation row, else `*`) lists in `prohibited_categories` (`;`-separated;
+spaces around the names are ignored). Either source counts: a prohibited
+fee the agency declares and one the worker reports are equally charged.
+Subject: placement_id; one flag per placement, however many fees hit.
+
+No conversion is needed to fire, so a missing FX rate never hides a hit;
+the USD amount is given in the evidence when a rate exists.
+
+Severity **high**: the agreement bans the charge outright (for instance
+recruitment fees under the employer-pays principle), so any amount is a
+violation the ministry can act on, whatever its size.
+
+Evidence: `fee_rule_occupation`, `categories` (the prohibited categories
+charged, sorted) and `fees`: one entry per category, currency and source
+with `amount` (in that currency), `amount_usd` and `fees` (how many).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from jobs.rules.base import AuditSettings, Finding, RuleOutcome, money
+from jobs.rules.common import count_placements, join_fee_rule, rates_on_deployment_dates
+from monitor.models import Fee, Placement
+from monitor.models.base import MONEY_SCALE
+from monitor.money import usd
+
+CODE = "FEE_PROHIBITED_CATEGORY"
+SEVERITY = "high"
+
+
+def _listed(categories: sa.ColumnElement, category: sa.ColumnElement) -> sa.ColumnElement[bool]:
+    """`category` is one of the `;`-separated `categories` (spaces ignored).
+
+    `_` in a category name is escaped so LIKE matches it literally.
+    """
+    padded = sa.literal(";") + sa.func.replace(categories, " ", "", type_=sa.String) + ";"
+    needle = sa.func.replace(category, "_", "/_", type_=sa.String)
+    return padded.like(sa.literal("%;") + needle + ";%", escape="/")
+
+
+def run(session: Session, settings: AuditSettings) -> RuleOutcome:
+    """Every placement with a fee of a prohibited category."""
+    del settings  # no thresholds: a prohibited fee is prohibited at any amount
+    placement = Placement.__table__
+    fee = Fee.__table__
+    rates = rates_on_deployment_dates()
+    joined, rule = join_fee_rule(
+        fee.join(
+            placement,
+            sa.and_(
+                placement.c.partner_country == fee.c.partner_country,
+                placement.c.placement_id == fee.c.placement_id,
+            ),
+        ),
+        placement,
+    )
+    joined = joined.outerjoin(
+        rates,
+        sa.and_(
+            rates.c.currency == fee.c.currency,
+            rates.c.on_date == placement.c.deployment_date,
+        ),
+    )
+    amount_usd = usd(fee.c.amount, rates.c.usd_per_unit)
+    group = (
+        placement.c.partner_country,
+        placement.c.placement_id,
+        placement.c.licence_no,
+        rule.c.occupation,
+        fee.c.category,
+        fee.c.currency,
+        fee.c.reported_by,
+    )
+    query = (
+        sa.select(
+            *group,
+            sa.func.sum(sa.type_coerce(fee.c.amount, sa.BigInteger)).label("amount_raw"),
+            sa.func.sum(amount_usd).label("amount_usd"),
+            sa.func.count(rates.c.usd_per_unit).label("converted"),
+            sa.func.count().label("fees"),
+        )
+        .select_from(joined)
+        .where(
+            rule.c.prohibited_categories.is_not(None),
+            _listed(rule.c.prohibited_categories, fee.c.category),
+        )
+        .group_by(*group)
+        .order_by(*group)
+    )
+    hits: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for row in session.execute(query).mappings():
+        hits[(row["partner_country"], row["placement_id"])].append(row)
+    findings = [_finding(rows) for rows in hits.values()]
+    return RuleOutcome(examined=count_placements(session), findings=findings)
+
+
+def _finding(rows: list[Any]) -> Finding:
+    first = rows[0]
+    return Finding(
+        licence_no=first["licence_no"],
+        subject={"placement_id": first["placement_id"]},
+        evidence={
+            "fee_rule_occupation": first["occupation"],
+            "categories": sorted({row["category"] for row in rows}),
+            "fees": [
+                {
+                    "category": row["category"],
+                    "reported_by": row["reported_by"],
+                    "amount": money(Decimal(row["amount_raw"]) / MONEY_SCALE),
+                    "currency": row["currency"],
+                    "amount_usd": (
+                        money(row["amount_usd"]) if row["converted"] == row["fees"] else None
+                    ),
+                    "fees": row["fees"],
+                }
+                for row in rows
+            ],
+        },
+        partner_country=first["partner_country"],
+    )

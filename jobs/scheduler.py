@@ -1,0 +1,98 @@
+"""The nightly audit schedule (APScheduler 3.x).
+
+One job, `nightly-audit`, on a cron schedule from the `AUDIT_CRON`
+setting (default `0 2 * * *`) in the `TIMEZONE` setting, stored in the
+monitor's own database (`apscheduler_jobs`, made by the migrations) so a
+run missed while the service was down is still known at start-up:
+with `coalesce=True` and a grace time of `MISFIRE_GRACE` it runs once, as
+soon as the scheduler starts (several missed runs count as one; a run
+missed by more than the grace time is dropped and the next one waits for
+its time). `max_instances=1`, and the audit lock (`jobs.lock`) makes a
+second scheduler, or a manual `monitor audit run`, skip instead of running
+two audits at once.
+
+Production: run `monitor scheduler` (a `BlockingScheduler`) as its own
+process or service, beside gunicorn; never start a scheduler inside
+gunicorn workers. `monitor serve` (for `make run`) runs the web app with a
+`BackgroundScheduler` in the same process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "nightly-audit"
+JOBSTORE_TABLE = "apscheduler_jobs"
+MISFIRE_GRACE = dt.timedelta(hours=6)
+
+SchedulerT = TypeVar("SchedulerT", bound=BaseScheduler)
+
+
+def scheduled_audit() -> None:
+    """The job: a fresh app (settings from the environment), one audit, then clean up.
+
+    Module-level and importable: the job store keeps a reference to it.
+    """
+    from jobs.audit import run_configured_audit
+    from monitor import create_app
+
+    app = create_app()
+    try:
+        with app.app_context():
+            result = run_configured_audit(app, trigger="scheduled")
+        log.info("scheduled audit run %s: %s", result.run_id, result.status)
+    finally:
+        app.extensions["monitor.engine"].dispose()
+
+
+def audit_trigger(app: Flask) -> CronTrigger:
+    """The cron trigger from AUDIT_CRON in TIMEZONE."""
+    return CronTrigger.from_crontab(
+        app.config["AUDIT_CRON"], timezone=ZoneInfo(app.config["TIMEZONE"])
+    )
+
+
+def build_scheduler(app: Flask, scheduler_class: type[SchedulerT]) -> SchedulerT:
+    """A scheduler (not started) holding the nightly audit job in the database job store.
+
+    When the stored job's next run time has passed (the service was down
+    at that time), it is kept, so the scheduler runs the missed audit once
+    at start-up if within the grace time; otherwise the next run time
+    comes from the (possibly changed) cron setting.
+    """
+    timezone = ZoneInfo(app.config["TIMEZONE"])
+    jobstore = SQLAlchemyJobStore(engine=app.extensions["monitor.engine"], tablename=JOBSTORE_TABLE)
+    scheduler = scheduler_class(
+        jobstores={"default": jobstore},
+        timezone=timezone,
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
+        },
+    )
+    trigger = audit_trigger(app)
+    options = {}
+    stored = jobstore.lookup_job(JOB_ID)
+    missed = stored.next_run_time if stored is not None else None
+    if missed is not None and missed <= dt.datetime.now(timezone):
+        options["next_run_time"] = missed
+    scheduler.add_job(
+        scheduled_audit,
+        trigger,
+        id=JOB_ID,
+        name="Nightly audit (every rule)",
+        replace_existing=True,
+        **options,
+    )
+    return scheduler

@@ -1,0 +1,155 @@
+"""`/api/v1/batches`: upload declarations and read batches, with a bearer token.
+
+Scope: a partner regulator's token sees and writes only its own country's
+batches (another country's batch id answers 404, as if it did not exist);
+a ministry token (admin, reviewer, supervisor) reads every country's
+batches but does not upload (403): declarations are the partner
+regulator's statement.
+
+`POST /api/v1/batches` answers 201 with the import report when the file made
+a new batch, 200 with the same report when the same file had been sent
+before (a replay: nothing new is stored), and 422 problem+json when the file
+was refused as a whole (the problem carries `batch_id` and the `report`).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from flask import Response, current_app, g, request
+from flask.views import MethodView
+
+from monitor import db
+from monitor.api import ApiBlueprint
+from monitor.api.problems import PROBLEM_MIMETYPE, problem
+from monitor.api.schemas import (
+    BatchListQuerySchema,
+    BatchSchema,
+    ProblemSchema,
+    RejectionSchema,
+    ReportSchema,
+    UploadSchema,
+)
+from monitor.models import User
+from monitor.services import accounts, declarations
+from monitor.uploads import UploadRefused, import_upload
+
+blp = ApiBlueprint(
+    "api_batches",
+    __name__,
+    url_prefix="/api/v1",
+    description="Declaration batches of partner regulators.",
+)
+
+BEARER_PREFIX = "bearer "
+
+
+def _problem_doc(status: HTTPStatus, description: str) -> Any:
+    return blp.alt_response(
+        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
+    )
+
+
+@blp.before_request
+def _authenticate() -> Response | None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith(BEARER_PREFIX):
+        return problem(
+            HTTPStatus.UNAUTHORIZED, "Send an API token as `Authorization: Bearer <token>`."
+        )
+    user = accounts.user_for_token(db.session(), header[len(BEARER_PREFIX) :].strip())
+    if user is None:
+        return problem(HTTPStatus.UNAUTHORIZED, "The API token is unknown or has been revoked.")
+    g.api_user = user
+    return None
+
+
+def _api_user() -> User:
+    return g.api_user
+
+
+def _not_found(batch_id: int) -> Response:
+    return problem(HTTPStatus.NOT_FOUND, f"There is no batch {batch_id} that you may see.")
+
+
+@blp.route("/batches")
+class Batches(MethodView):
+    @blp.arguments(BatchListQuerySchema, location="query")
+    @blp.response(HTTPStatus.OK, BatchSchema(many=True))
+    @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
+    def get(self, query: dict[str, str]) -> Any:
+        """List the batches you may see, newest first."""
+        scope = accounts.country_scope(_api_user())
+        country = scope or (query.get("country", "").upper() or None)
+        return declarations.list_batches(db.session(), country)
+
+    @blp.arguments(UploadSchema, location="form_and_files")
+    @blp.response(HTTPStatus.CREATED, ReportSchema, description="A new batch was made.")
+    @blp.alt_response(
+        HTTPStatus.OK,
+        schema=ReportSchema,
+        success=True,
+        description="The same file was sent before: its batch, nothing new stored.",
+    )
+    @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
+    @_problem_doc(HTTPStatus.FORBIDDEN, "Only partner regulators upload declarations.")
+    @_problem_doc(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "The file is over the size limit.")
+    @_problem_doc(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "Invalid request, or the file was refused as a whole (with `batch_id` and `report`).",
+    )
+    def post(self, upload: dict[str, Any]) -> Any:
+        """Upload a placements or fees declaration for your country."""
+        user = _api_user()
+        if accounts.is_ministry(user):
+            return problem(
+                HTTPStatus.FORBIDDEN,
+                "Ministry accounts do not upload declarations; partner regulators do.",
+            )
+        try:
+            report = import_upload(
+                db.session(),
+                upload["file"],
+                kind=upload["kind"],
+                user=user,
+                home_country=current_app.config["HOME_COUNTRY"],
+            )
+        except UploadRefused as exc:
+            return problem(HTTPStatus.UNPROCESSABLE_ENTITY, f"The upload was refused: {exc}.")
+        body = {**report.to_json(), "batch_id": report.batch_id}
+        if report.status == "refused":
+            return problem(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                f"The file was refused; nothing of it was stored: {report.error}",
+                title="File refused",
+                batch_id=report.batch_id,
+                report=body,
+            )
+        return body, (HTTPStatus.OK if report.replayed else HTTPStatus.CREATED)
+
+
+@blp.route("/batches/<int:batch_id>")
+class BatchDetail(MethodView):
+    @blp.response(HTTPStatus.OK, BatchSchema)
+    @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
+    @_problem_doc(HTTPStatus.NOT_FOUND, "No such batch, or not one of your country's.")
+    def get(self, batch_id: int) -> Any:
+        """One batch: who sent what, and what became of its rows."""
+        scope = accounts.country_scope(_api_user())
+        batch = declarations.get_batch(db.session(), batch_id, scope)
+        return _not_found(batch_id) if batch is None else batch
+
+
+@blp.route("/batches/<int:batch_id>/rejections")
+class BatchRejections(MethodView):
+    @blp.response(HTTPStatus.OK, RejectionSchema(many=True))
+    @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
+    @_problem_doc(HTTPStatus.NOT_FOUND, "No such batch, or not one of your country's.")
+    def get(self, batch_id: int) -> Any:
+        """The rejected rows of a batch: line (header = 1), column and reason."""
+        session = db.session()
+        scope = accounts.country_scope(_api_user())
+        if declarations.get_batch(session, batch_id, scope) is None:
+            return _not_found(batch_id)
+        return declarations.batch_rejections(session, batch_id, scope)

@@ -1,0 +1,152 @@
+"""Web security: sign-in sessions, role and country checks, CSRF, headers, limits.
+
+- Flask-Login keeps the signed-in user in the session cookie; the user is
+  reloaded from the database on each request (a deactivated user is out).
+- Flask-WTF's CSRFProtect checks a token on every form POST; the REST API
+  (`/api/...`) is exempt because it accepts bearer tokens only, never the
+  session cookie, so a third-party page cannot ride on a signed-in browser.
+- flask-talisman sets the security headers: a strict Content-Security-Policy
+  (scripts only from this site, no inline scripts; inline styles allowed for
+  the page styles in base.html and Swagger UI), `X-Frame-Options: DENY`,
+  `X-Content-Type-Options: nosniff`, a referrer policy. It works cleanly with
+  the test client and the plain-HTTP test server once its HTTPS redirect and
+  secure-cookie flag follow `MONITOR_FORCE_HTTPS` (off by default: a reverse
+  proxy usually terminates TLS; set it to 1 when the app itself sees HTTPS).
+- Flask-Limiter (in-memory storage) limits sign-in attempts per client
+  address: `MONITOR_LOGIN_RATE_LIMIT`, default "10 per minute".
+- Errors: `/api/...` answers in problem+json, every other page in HTML
+  (a file over `MAX_CONTENT_LENGTH` gets a 413 page naming the limit).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from flask import Flask, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, abort
+
+from monitor import db
+from monitor.api.problems import problem_from_exception
+from monitor.models import User
+from monitor.services import accounts
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to see this page."
+csrf = CSRFProtect()
+
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data:",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+DEFAULT_LOGIN_RATE_LIMIT = "10 per minute"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    return accounts.get_user(db.session(), int(user_id))
+
+
+def roles_required(*roles: str) -> Callable[[View], View]:
+    """Let in only signed-in users with one of `roles` (others: sign-in page or 403)."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(HTTPStatus.FORBIDDEN)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+any_role_required = roles_required("admin", "reviewer", "supervisor", "partner")
+partner_required = roles_required(accounts.PARTNER_ROLE)
+
+
+def current_scope() -> str | None:
+    """The country the signed-in user may see (partners), or None (ministry: all)."""
+    return accounts.country_scope(current_user)
+
+
+def human_size(size: int) -> str:
+    """A byte count as people read it: `200 MB`, `1.5 MB`, `4 KB`."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def _is_api_request() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _handle_http_error(exc: HTTPException) -> Any:
+    if _is_api_request():
+        return problem_from_exception(exc)
+    status = exc.code or 500
+    limit = request.max_content_length if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE else None
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    return (
+        render_template(
+            "auth/error.html",
+            status=status,
+            title=title,
+            description=exc.description,
+            limit=human_size(limit) if limit else None,
+            csrf_failed=isinstance(exc, CSRFError),
+        ),
+        status,
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Install sessions, CSRF, security headers, the sign-in rate limit and error pages.
+
+    Call it after the sign-in blueprint is registered: the limit wraps its view.
+    """
+    from monitor.views import auth as auth_views
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    force_https = bool(app.config.get("FORCE_HTTPS", False))
+    Talisman(
+        app,
+        force_https=force_https,
+        strict_transport_security=force_https,
+        session_cookie_secure=force_https,
+        frame_options="DENY",
+        content_security_policy=CONTENT_SECURITY_POLICY,
+    )
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://")
+    login_endpoint = f"{auth_views.bp.name}.login"
+    app.view_functions[login_endpoint] = limiter.limit(
+        app.config.get("LOGIN_RATE_LIMIT", DEFAULT_LOGIN_RATE_LIMIT),
+        methods=["POST"],
+        error_message="Too many sign-in attempts from your address; wait a minute.",
+    )(app.view_functions[login_endpoint])
+    app.extensions["monitor.limiter"] = limiter
+    app.register_error_handler(HTTPException, _handle_http_error)
+    app.add_template_filter(human_size)

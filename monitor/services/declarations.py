@@ -1,0 +1,537 @@
+"""Import of partner-regulator declarations (placements, fees): the one service
+behind `monitor import placements|fees`, the web upload form and the REST API.
+
+Each upload is an `ImportBatch` (uploader, partner country, file name,
+SHA-256, row counts, status, timings) with its `BatchRejection` rows. Every
+row is stored, skipped as an exact duplicate of a row already held (same id,
+same content), or rejected with its line, column and reason (bad value,
+registry problem, id repeated in the file, same id held with different
+content: nothing is ever overwritten).
+
+Guarantees:
+
+- All-or-nothing: the batch row, its rejections and its valid rows are
+  written in ONE transaction, committed at the end. A process killed
+  mid-import leaves nothing, and importing the file again completes it.
+- Re-sending a file (same partner, kind and SHA-256) returns the earlier
+  batch's outcome (`replayed=True`) and stores nothing new.
+- A refused file (encoding, separator, columns, no data rows, unreadable
+  row) stores none of its rows; its refusal is recorded as a batch of its
+  own (status `refused`, the reason in `error`) in a separate commit after
+  the rollback, so the regulator sees it in their upload history.
+- Streaming: the file is read in chunks of `CHUNK_ROWS`; each chunk is
+  checked with vectorised Pandera checks, compared with the stored rows in
+  one query (the chunk's ids passed as a single JSON array on SQLite or a
+  single array on PostgreSQL), and bulk inserted (DB-API `executemany` on
+  SQLite, `COPY` on PostgreSQL). Memory stays flat whatever the file size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import pandas as pd
+import sqlalchemy as sa
+from psycopg import sql as pgsql
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from monitor.csvsafe import csv_writer
+from monitor.models import Agreement, BatchRejection, Fee, FxRate, ImportBatch, Placement
+from monitor.models.base import utcnow
+from validators.codes import countries
+from validators.common import FileRefused, RowError
+from validators.declarations import (
+    CHUNK_ROWS,
+    COLUMNS,
+    ID_COLUMN,
+    MONEY_COLUMN,
+    Kind,
+    References,
+    error_frame,
+    money_hundredths,
+    open_declaration,
+    reference_errors,
+    row_errors,
+    value_errors,
+)
+
+EXIT_CODES = {"stored": 0, "partial": 1, "refused": 2}
+TABLES: dict[str, sa.Table] = {
+    "placements": Placement.__table__,  # type: ignore[dict-item]
+    "fees": Fee.__table__,  # type: ignore[dict-item]
+}
+_HASH_BLOCK = 1 << 20
+
+
+@dataclass
+class ImportReport:
+    """What became of an upload; `to_json()` is the contract's `--json` object."""
+
+    batch_id: int | None
+    status: Literal["stored", "partial", "refused"]
+    rows: int = 0
+    stored: int = 0
+    skipped: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    error: str | None = None
+    replayed: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 every row stored or skipped, 1 some rows rejected, 2 file refused."""
+        return EXIT_CODES[self.status]
+
+    @property
+    def rows_rejected(self) -> int:
+        """How many rows were rejected (a row may have several rejections)."""
+        return len({rejection.line for rejection in self.rejected})
+
+    def to_json(self) -> dict[str, Any]:
+        """The report exactly as the contract's `--json` object."""
+        data: dict[str, Any] = {
+            "status": self.status,
+            "rows": self.rows,
+            "stored": self.stored,
+            "skipped": self.skipped,
+            "rejected": [
+                {"line": r.line, "column": r.column, "reason": r.reason} for r in self.rejected
+            ],
+        }
+        if self.status == "refused":
+            data["error"] = self.error or ""
+        return data
+
+
+class ImportRequestError(ValueError):
+    """The request itself is wrong (unknown kind, bad partner country), not the file."""
+
+
+# --------------------------------------------------------------------------- import
+
+
+def import_declaration(
+    session: Session,
+    *,
+    kind: Kind,
+    path: Path,
+    partner_country: str,
+    home_country: str,
+    uploader: str,
+    filename: str | None = None,
+    uploaded_by_id: int | None = None,
+    today: dt.date | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportReport:
+    """Import one declaration file for `partner_country` and commit its batch.
+
+    `today` (default: the current date) judges the plausibility of dates.
+    Raises ImportRequestError for an unknown kind or a partner country that
+    is not an ISO code other than the home country.
+    """
+    if kind not in COLUMNS:
+        raise ImportRequestError(f"unknown declaration kind {kind!r}: placements or fees")
+    check_partner_country(partner_country, home_country)
+    filename = (filename or path.name)[:300]
+    sha256 = file_sha256(path)
+    earlier = _batch_for_file(session, partner_country, kind, sha256)
+    if earlier is not None:
+        return _report_of(session, earlier, replayed=True)
+    batch = ImportBatch(
+        kind=kind,
+        partner_country=partner_country,
+        uploaded_by_id=uploaded_by_id,
+        uploader=uploader[:200],
+        filename=filename,
+        sha256=sha256,
+        status="stored",
+        started_at=utcnow(),
+    )
+    try:
+        declaration = open_declaration(path, kind, filename)
+        session.add(batch)
+        session.flush()
+        report = _import_rows(
+            session, batch, declaration.chunks(chunk_rows), home_country, today or dt.date.today()
+        )
+        session.commit()
+        return report
+    except FileRefused as exc:
+        session.rollback()
+        return _record_refusal(session, batch, str(exc))
+    except IntegrityError:
+        # The same file was stored meanwhile by a concurrent upload: replay it.
+        session.rollback()
+        earlier = _batch_for_file(session, partner_country, kind, sha256)
+        if earlier is None:
+            raise
+        return _report_of(session, earlier, replayed=True)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def check_partner_country(partner_country: str, home_country: str) -> None:
+    """Raise ImportRequestError unless `partner_country` can send declarations."""
+    if partner_country not in countries():
+        raise ImportRequestError(
+            f"{partner_country!r} is not an ISO 3166-1 alpha-2 country code (like MY)"
+        )
+    if partner_country == home_country:
+        raise ImportRequestError(
+            f"{partner_country} is the home country: declarations come from partner countries"
+        )
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(_HASH_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_references(session: Session, home_country: str) -> References:
+    """The registry facts a declaration is checked against (small tables)."""
+    agreements = session.execute(
+        sa.select(Agreement.agreement_id, Agreement.origin_country, Agreement.destination_country)
+    ).all()
+    partner_of: dict[str, str | None] = {}
+    for agreement_id, origin, destination in agreements:
+        if origin == home_country and destination != home_country:
+            partner_of[agreement_id] = destination
+        elif destination == home_country and origin != home_country:
+            partner_of[agreement_id] = origin
+        else:
+            partner_of[agreement_id] = None
+    fx_currencies = frozenset(session.scalars(sa.select(FxRate.currency).distinct()))
+    return References(
+        agreement_partner=partner_of, fx_currencies=fx_currencies, home_country=home_country
+    )
+
+
+def _import_rows(
+    session: Session,
+    batch: ImportBatch,
+    chunks: Any,
+    home_country: str,
+    today: dt.date,
+) -> ImportReport:
+    refs = load_references(session, home_country)
+    connection = session.connection()
+    kind: Kind = batch.kind  # type: ignore[assignment]
+    report = ImportReport(batch_id=batch.id, status="stored")
+    for frame in chunks:
+        errors, stored, skipped = _import_chunk(connection, frame, kind, batch, refs, today)
+        rejections = row_errors(errors, kind)
+        if rejections:
+            connection.execute(
+                sa.insert(BatchRejection),
+                [
+                    {"batch_id": batch.id, "line": r.line, "column": r.column, "reason": r.reason}
+                    for r in rejections
+                ],
+            )
+        report.rows += len(frame)
+        report.stored += stored
+        report.skipped += skipped
+        report.rejected.extend(rejections)
+    if report.rejected:
+        report.status = "partial"
+    batch.status = report.status
+    batch.rows_total = report.rows
+    batch.rows_stored = report.stored
+    batch.rows_skipped = report.skipped
+    batch.rows_rejected = report.rows_rejected
+    batch.finished_at = utcnow()
+    return report
+
+
+def _import_chunk(
+    connection: Connection,
+    frame: pd.DataFrame,
+    kind: Kind,
+    batch: ImportBatch,
+    refs: References,
+    today: dt.date,
+) -> tuple[pd.DataFrame, int, int]:
+    """Check and store one chunk; return its (line, column, reason) errors, stored, skipped."""
+    partner = batch.partner_country
+    id_column = ID_COLUMN[kind]
+    errors = [value_errors(frame, kind, today)]
+    valid = frame[~frame.index.isin(errors[0]["line"])]
+
+    registry = reference_errors(valid, kind, partner, refs)
+    errors.append(registry)
+    valid = valid[~valid.index.isin(registry["line"])]
+
+    repeated = valid[id_column].duplicated(keep="first")
+    if repeated.any():
+        errors.append(
+            error_frame(
+                valid.index[repeated],
+                id_column,
+                [
+                    f"{id_column} {value!r} repeats an earlier line of this file"
+                    for value in valid[id_column][repeated]
+                ],
+            )
+        )
+        valid = valid[~repeated]
+
+    if kind == "fees" and len(valid):
+        held = _held_placement_ids(connection, partner, valid["placement_id"].unique().tolist())
+        orphan = ~valid["placement_id"].isin(held)
+        if orphan.any():
+            errors.append(
+                error_frame(
+                    valid.index[orphan],
+                    "placement_id",
+                    [
+                        f"no placement {value!r} is held for {partner}: "
+                        "send the placements file first"
+                        for value in valid["placement_id"][orphan]
+                    ],
+                )
+            )
+            valid = valid[~orphan]
+
+    if valid.empty:
+        return pd.concat(errors, ignore_index=True), 0, 0
+    valid = valid.assign(**{MONEY_COLUMN[kind]: money_hundredths(valid[MONEY_COLUMN[kind]])})
+    new_rows, held_errors, skipped = _compare_with_held(connection, valid, kind, batch)
+    errors.append(held_errors)
+    _bulk_insert(connection, kind, new_rows, partner, batch.id)
+    return pd.concat(errors, ignore_index=True), len(new_rows), skipped
+
+
+def _compare_with_held(
+    connection: Connection, valid: pd.DataFrame, kind: Kind, batch: ImportBatch
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Split a chunk's valid rows into new rows, rejections and exact duplicates."""
+    id_column = ID_COLUMN[kind]
+    held = _held_rows(connection, kind, batch.partner_country, valid[id_column].tolist())
+    if held.empty:
+        return valid, error_frame(), 0
+    matched = valid[id_column].isin(held[id_column])
+    pairs = (
+        valid[matched]
+        .rename_axis("line")
+        .reset_index()
+        .merge(held, on=id_column, how="left", suffixes=("", "_held"))
+    )
+    content = [column for column in COLUMNS[kind] if column != id_column]
+    differs = pd.DataFrame(
+        {
+            column: (pairs[column].astype(str) != pairs[f"{column}_held"].astype(str)).to_numpy()
+            for column in content
+        }
+    )
+    same_batch = (pairs["batch_id"] == batch.id).to_numpy()
+    conflict = differs.any(axis=1).to_numpy() & ~same_batch
+    reasons = []
+    lines = []
+    for line, identifier, held_batch, is_repeat, row_differs in zip(
+        pairs["line"].tolist(),
+        pairs[id_column].tolist(),
+        pairs["batch_id"].tolist(),
+        same_batch.tolist(),
+        differs.itertuples(index=False),
+        strict=True,
+    ):
+        if is_repeat:
+            reasons.append(f"{id_column} {identifier!r} repeats an earlier line of this file")
+        elif any(row_differs):
+            changed = ", ".join(c for c, d in zip(content, row_differs, strict=True) if d)
+            source = f" (batch {held_batch})" if pd.notna(held_batch) else ""
+            reasons.append(
+                f"{id_column} {identifier!r} is already held{source} with a different "
+                f"{changed}: nothing was overwritten"
+            )
+        else:
+            continue
+        lines.append(line)
+    skipped = int((~conflict & ~same_batch).sum())
+    return valid[~matched], error_frame(lines, id_column, reasons), skipped
+
+
+def _ids_filter(connection: Connection, column: Any, values: list[str]) -> ColumnElement[bool]:
+    """`column` is one of `values`, as one query parameter whatever their number."""
+    if connection.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(sa.String)))
+    if connection.dialect.name == "sqlite":
+        ids = sa.func.json_each(sa.bindparam(None, json.dumps(values))).table_valued("value")
+        return column.in_(sa.select(ids.c.value))
+    return column.in_(values)
+
+
+def _held_placement_ids(connection: Connection, partner: str, placement_ids: list[str]) -> set[str]:
+    query = sa.select(Placement.placement_id).where(
+        Placement.partner_country == partner,
+        _ids_filter(connection, Placement.placement_id, placement_ids),
+    )
+    return set(connection.scalars(query))
+
+
+def _held_rows(connection: Connection, kind: Kind, partner: str, ids: list[str]) -> pd.DataFrame:
+    """The stored rows of `partner` with these ids, in the file's text form."""
+    table = TABLES[kind]
+    id_column = ID_COLUMN[kind]
+    selected = []
+    for name in COLUMNS[kind]:
+        column = table.c[name]
+        if isinstance(column.type, sa.Date):
+            selected.append(sa.cast(column, sa.String).label(name))
+        elif name == MONEY_COLUMN[kind]:
+            selected.append(sa.type_coerce(column, sa.BigInteger).label(name))
+        else:
+            selected.append(column)
+    query = sa.select(*selected, table.c.batch_id).where(
+        table.c.partner_country == partner, _ids_filter(connection, table.c[id_column], ids)
+    )
+    rows = connection.execute(query).all()
+    return pd.DataFrame(rows, columns=[*COLUMNS[kind], "batch_id"])
+
+
+def _bulk_insert(
+    connection: Connection, kind: Kind, rows: pd.DataFrame, partner: str, batch_id: int
+) -> None:
+    """Insert checked rows fast: COPY on PostgreSQL, DB-API executemany elsewhere."""
+    if rows.empty:
+        return
+    table = TABLES[kind]
+    names = ["partner_country", *COLUMNS[kind], "batch_id"]
+    values: dict[str, Sequence[Any]] = {name: rows[name].tolist() for name in COLUMNS[kind]}
+    values["partner_country"] = itertools.repeat(partner)  # type: ignore[assignment]
+    values["batch_id"] = itertools.repeat(batch_id)  # type: ignore[assignment]
+    if connection.dialect.name == "postgresql":
+        copy_statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+            pgsql.Identifier(table.name), pgsql.SQL(", ").join(map(pgsql.Identifier, names))
+        )
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(copy_statement) as copy:
+            for row in zip(*(values[name] for name in names), strict=False):  # repeats are endless
+                copy.write_row(row)
+        return
+    compiled = sa.insert(table).compile(dialect=connection.dialect, column_keys=names)
+    order = compiled.positiontup or names
+    rows_in_order = zip(*(values[name] for name in order), strict=False)  # repeats are endless
+    connection.exec_driver_sql(str(compiled), list(rows_in_order))
+
+
+# --------------------------------------------------------------------------- refusals, reports
+
+
+def _record_refusal(session: Session, batch: ImportBatch, reason: str) -> ImportReport:
+    """Record a refused file as a batch with no rows (after the rollback), and report it."""
+    refused = ImportBatch(
+        kind=batch.kind,
+        partner_country=batch.partner_country,
+        uploaded_by_id=batch.uploaded_by_id,
+        uploader=batch.uploader,
+        filename=batch.filename,
+        sha256=batch.sha256,
+        status="refused",
+        error=reason,
+        started_at=batch.started_at,
+        finished_at=utcnow(),
+    )
+    session.add(refused)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        earlier = _batch_for_file(session, batch.partner_country, batch.kind, batch.sha256)
+        if earlier is None:
+            raise
+        return _report_of(session, earlier, replayed=True)
+    return ImportReport(batch_id=refused.id, status="refused", error=reason)
+
+
+def _batch_for_file(session: Session, partner: str, kind: str, sha256: str) -> ImportBatch | None:
+    return session.scalars(
+        sa.select(ImportBatch).where(
+            ImportBatch.partner_country == partner,
+            ImportBatch.kind == kind,
+            ImportBatch.sha256 == sha256,
+        )
+    ).one_or_none()
+
+
+def _report_of(session: Session, batch: ImportBatch, *, replayed: bool) -> ImportReport:
+    return ImportReport(
+        batch_id=batch.id,
+        status=batch.status,  # type: ignore[arg-type]
+        rows=batch.rows_total,
+        stored=batch.rows_stored,
+        skipped=batch.rows_skipped,
+        rejected=_rejections(session, batch.id),
+        error=batch.error,
+        replayed=replayed,
+    )
+
+
+def _rejections(session: Session, batch_id: int) -> list[RowError]:
+    rows = session.execute(
+        sa.select(BatchRejection.line, BatchRejection.column, BatchRejection.reason)
+        .where(BatchRejection.batch_id == batch_id)
+        .order_by(BatchRejection.line, BatchRejection.id)
+    ).all()
+    return [RowError(line=line, column=column, reason=reason) for line, column, reason in rows]
+
+
+def list_batches(
+    session: Session, partner_country: str | None = None, *, limit: int | None = None
+) -> list[ImportBatch]:
+    """Upload history, newest first; `partner_country=None` (ministry) sees every country."""
+    query = sa.select(ImportBatch).order_by(ImportBatch.started_at.desc(), ImportBatch.id.desc())
+    if partner_country is not None:
+        query = query.where(ImportBatch.partner_country == partner_country)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def get_batch(
+    session: Session, batch_id: int, partner_country: str | None = None
+) -> ImportBatch | None:
+    """One batch, or None if absent or (for a partner) another country's."""
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or (partner_country is not None and batch.partner_country != partner_country):
+        return None
+    return batch
+
+
+def batch_rejections(
+    session: Session, batch_id: int, partner_country: str | None = None
+) -> list[RowError]:
+    """The rejected rows of a visible batch, by line ([] if the batch is not visible)."""
+    if get_batch(session, batch_id, partner_country) is None:
+        return []
+    return _rejections(session, batch_id)
+
+
+def batch_report(
+    session: Session, batch_id: int, partner_country: str | None = None
+) -> ImportReport | None:
+    """The report of a visible stored batch (as its import returned it), or None."""
+    batch = get_batch(session, batch_id, partner_country)
+    return None if batch is None else _report_of(session, batch, replayed=False)
+
+
+def write_rejections_csv(stream: TextIO, rejections: Sequence[RowError]) -> None:
+    """The rejection report as CSV (line, column, reason), formula-like cells escaped."""
+    writer = csv_writer(stream)
+    writer.writerow(["line", "column", "reason"])
+    writer.writerows((r.line, r.column, r.reason) for r in rejections)

@@ -1,0 +1,427 @@
+"""Matching people: agency people against officials, or against each other.
+
+Contract ("Match of two people"): two records are the same person when
+
+- their national ids are equal after `normalise_id` (spaces, dots, dashes
+  and case removed), or
+- their names, normalised by `normalise_name` (case-folded, diacritics and
+  leading honorifics stripped, tokens sorted so their order is ignored),
+  score at or above the name-similarity threshold (0-100; equal names score
+  100) AND both records carry the same date of birth.
+
+The score is rapidfuzz's `token_sort_ratio` (the Indel similarity of the
+sorted tokens); "above a threshold" is read as *at or above*, so one typo
+in a ten-letter name (`jose peres` vs `jose perez`, score 90) still matches
+at the default threshold of 90.
+
+A similar or equal name with no birth date or id to confirm it is never a
+match. It is a *possible* match (reported by its own low-severity rule)
+when one side lacks a birth date and nothing disagrees. Following
+nomenklatura's qualifiers, a disagreement rules it out: two different birth
+dates, or two different national ids, make an equal name a decoy, not even
+a possible match.
+
+Blocking, so that nobody is compared with everybody:
+
+- national id: an exact join on the normalised id;
+- birth date: every pair of records with the same birth date is scored
+  (a confirmed name match needs equal birth dates, so nothing is missed).
+  A birth date shared by so many records that its block would exceed
+  `MAX_BLOCK_PAIRS` (a placeholder such as 1900-01-01) is split by
+  name token within that date;
+- possible matches (one side lacks a birth date): an exact join on the
+  normalised name, plus blocks of records sharing a name token of 3+
+  characters. A token whose block would exceed `MAX_BLOCK_PAIRS` is too
+  frequent to tell people apart and is dropped (as nomenklatura drops
+  frequent tokens); records then meet through a pair of such frequent
+  tokens (`bahadur` + `thapa`) when that pair's block is small enough.
+
+Candidates are scored in one vectorised `rapidfuzz.process.cpdist` call
+(2 workers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+# A block (records on the left x records on the right sharing one key) larger
+# than this is not scored as a whole: its key is too common to tell people apart.
+MAX_BLOCK_PAIRS = 250_000
+# Name tokens shorter than this do not form blocks (exact name joins still apply).
+MIN_TOKEN_LENGTH = 3
+WORKERS = 2
+
+# Honorifics and titles dropped from the START of a name (repeatedly:
+# "Dato' Sri Dr. Ahmad"). Words that are also common given or family names
+# are deliberately absent: `sri` alone (Indonesian and Sri Lankan names),
+# `tan` alone (a Chinese surname), `tun` (Burmese), `tuan` (Vietnamese),
+# `kumari` (Nepali). `tan sri`, `puan sri`, `dato sri` ... are dropped as
+# two-word titles.
+SINGLE_WORD_TITLES = frozenset(
+    {
+        "mr", "mrs", "ms", "miss", "mx", "mister", "madam", "mdm", "sir", "dame",
+        "dr", "doctor", "prof", "professor", "hon", "honourable", "honorable", "rev",
+        "haji", "hajjah", "hajah", "hj", "hjh", "datuk", "dato", "datin", "puan",
+        "encik", "shri", "shree", "smt", "shrimati", "sushri",
+    }
+)  # fmt: skip
+TWO_WORD_TITLES = frozenset(
+    {
+        ("tan", "sri"), ("puan", "sri"), ("dato", "sri"), ("datuk", "sri"),
+        ("dato", "seri"), ("datuk", "seri"), ("toh", "puan"), ("rt", "hon"),
+    }
+)  # fmt: skip
+
+# Latin letters that carry no combining mark in Unicode, so NFKD leaves them.
+_LATIN_LETTERS = str.maketrans(
+    {
+        "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe",
+        "ı": "i", "ħ": "h", "ŧ": "t", "ŋ": "n", "ƒ": "f",
+    }
+)  # fmt: skip
+_APOSTROPHES = re.compile(r"['’‘`ʼ]")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_ID_SEPARATORS = re.compile(r"[\s.\-‐‑‒–—―]+")
+
+
+def _is_latin(char: str) -> bool:
+    code = ord(char)
+    return code < 0x0250 or 0x1E00 <= code <= 0x1EFF
+
+
+def _strip_latin_marks(text: str) -> str:
+    """Drop combining marks that sit on Latin letters (é -> e), keep other scripts' marks.
+
+    Devanagari vowel signs and viramas are combining marks too; dropping
+    them would merge different names, so only marks on Latin letters go.
+    """
+    kept: list[str] = []
+    base_is_latin = False
+    for char in unicodedata.normalize("NFKD", text):
+        if unicodedata.combining(char):
+            if not base_is_latin:
+                kept.append(char)
+            continue
+        base_is_latin = _is_latin(char)
+        kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def _strip_titles(tokens: list[str]) -> list[str]:
+    """Drop leading honorifics; a name made only of titles is kept as it is."""
+    start = 0
+    while start < len(tokens):
+        if tuple(tokens[start : start + 2]) in TWO_WORD_TITLES:
+            start += 2
+        elif tokens[start] in SINGLE_WORD_TITLES:
+            start += 1
+        else:
+            break
+    return tokens[start:] if start < len(tokens) else tokens
+
+
+@lru_cache(maxsize=1_000_000)
+def normalise_name(name: str | None) -> str:
+    """A name reduced for comparison: `"Dr. José  PÉREZ-López"` -> `"jose lopez perez"`.
+
+    Case-folded; diacritics of Latin letters removed (and ø, ł, đ, æ ...
+    spelled out); apostrophes removed (`O'Brien` -> `obrien`); other
+    punctuation separates tokens; leading honorifics (`SINGLE_WORD_TITLES`,
+    `TWO_WORD_TITLES`) dropped; tokens sorted and joined by one space.
+    """
+    if not name:
+        return ""
+    text = name.casefold()
+    if not text.isascii():
+        text = _strip_latin_marks(text).translate(_LATIN_LETTERS)
+    text = _APOSTROPHES.sub("", text)
+    if text.isascii():
+        text = _NOT_WORD.sub(" ", text)
+    else:  # letters, digits and the marks of non-Latin scripts form words
+        text = "".join(char if unicodedata.category(char)[0] in "LMN" else " " for char in text)
+    tokens = text.split()
+    return " ".join(sorted(_strip_titles(tokens)))
+
+
+def normalise_id(value: str | None) -> str | None:
+    """A national id without spaces, dots, dashes or case (`"ab-12.3 4"` -> `"AB1234"`).
+
+    None when nothing is left.
+    """
+    if value is None:
+        return None
+    cleaned = _ID_SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).upper()
+    return cleaned or None
+
+
+def mask_id(value: str | None) -> str | None:
+    """A national id as evidence may show it: only its last 3 characters (`"***234"`)."""
+    normalised = normalise_id(value)
+    if normalised is None:
+        return None
+    return "***" + (normalised[-3:] if len(normalised) > 4 else "")
+
+
+@dataclass(frozen=True)
+class Person:
+    """One record to compare; `key` is the caller's own reference to it."""
+
+    key: Hashable
+    full_name: str
+    date_of_birth: dt.date | None = None
+    national_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonMatch:
+    """Two records judged the same person (`confirmed`) or possibly the same.
+
+    `matched_on` is `national_id` (ids agree), `name+date_of_birth` (similar
+    names, same birth date) or `name` (a possible match: similar names, a
+    birth date missing on one side).
+    """
+
+    left: Person
+    right: Person
+    confirmed: bool
+    matched_on: str
+    name_score: float
+
+    @property
+    def national_id_match(self) -> bool:
+        left_id = normalise_id(self.left.national_id)
+        return left_id is not None and left_id == normalise_id(self.right.national_id)
+
+    @property
+    def date_of_birth_match(self) -> bool | None:
+        """Whether the birth dates agree; None when one side lacks one."""
+        if self.left.date_of_birth is None or self.right.date_of_birth is None:
+            return None
+        return self.left.date_of_birth == self.right.date_of_birth
+
+    def evidence(self, left_label: str, right_label: str) -> dict[str, Any]:
+        """Which fields matched and how, with national ids masked.
+
+        Labels prefix each side's fields: `evidence("person", "official")`
+        gives `person_name`, `official_name`, `person_date_of_birth` ...
+        """
+
+        def side(label: str, person: Person) -> dict[str, Any]:
+            birth = person.date_of_birth
+            return {
+                f"{label}_name": person.full_name,
+                f"{label}_date_of_birth": birth.isoformat() if birth else None,
+                f"{label}_national_id": mask_id(person.national_id),
+            }
+
+        return {
+            "matched_on": self.matched_on,
+            "name_score": round(self.name_score, 1),
+            "date_of_birth_match": self.date_of_birth_match,
+            "national_id_match": self.national_id_match,
+            **side(left_label, self.left),
+            **side(right_label, self.right),
+        }
+
+
+def match_people(
+    left: Sequence[Person],
+    right: Sequence[Person],
+    *,
+    threshold: int = 90,
+    include_possible: bool = False,
+) -> list[PersonMatch]:
+    """Every pair (one record from each side) that is the same person.
+
+    With `include_possible`, pairs that are only possibly the same person
+    (similar names, one birth date missing, nothing disagreeing) come too,
+    with `confirmed=False`. Pairs come in (left, right) input order.
+    """
+    if not left or not right:
+        return []
+    left_frame, right_frame = _frame(left), _frame(right)
+    left_pos, right_pos = _candidate_pairs(
+        left_frame, right_frame, include_possible=include_possible
+    )
+    if not len(left_pos):
+        return []
+
+    left_names = left_frame["name"].to_numpy(dtype=object)
+    right_names = right_frame["name"].to_numpy(dtype=object)
+    # The names are normalised with sorted tokens, so ratio == token_sort_ratio.
+    scores = process.cpdist(
+        left_names[left_pos], right_names[right_pos], scorer=fuzz.ratio, workers=WORKERS
+    )
+    scores[(left_names == "")[left_pos] | (right_names == "")[right_pos]] = 0
+
+    # National ids as integer codes shared by both sides (-1: none).
+    id_codes, _ = pd.factorize(pd.concat([left_frame["nid"], right_frame["nid"]]))
+    left_ids, right_ids = id_codes[: len(left)][left_pos], id_codes[len(left) :][right_pos]
+    both_ids = (left_ids >= 0) & (right_ids >= 0)
+    same_id = both_ids & (left_ids == right_ids)
+    left_dobs = left_frame["dob"].to_numpy()[left_pos]
+    right_dobs = right_frame["dob"].to_numpy()[right_pos]
+    both_dobs = (left_dobs > 0) & (right_dobs > 0)
+
+    similar = scores >= threshold
+    confirmed = same_id | (similar & both_dobs & (left_dobs == right_dobs))
+    possible = ~confirmed & similar & ~both_dobs & ~both_ids
+    keep = confirmed | possible if include_possible else confirmed
+
+    matches = []
+    for index in np.flatnonzero(keep):
+        if same_id[index]:
+            matched_on = "national_id"
+        elif confirmed[index]:
+            matched_on = "name+date_of_birth"
+        else:
+            matched_on = "name"
+        matches.append(
+            PersonMatch(
+                left=left[left_pos[index]],
+                right=right[right_pos[index]],
+                confirmed=bool(confirmed[index]),
+                matched_on=matched_on,
+                name_score=float(scores[index]),
+            )
+        )
+    return matches
+
+
+def _frame(people: Sequence[Person]) -> pd.DataFrame:
+    """Positions, normalised names and ids, and birth dates as ordinals (0 = none)."""
+    return pd.DataFrame(
+        {
+            "pos": np.arange(len(people), dtype=np.int64),
+            "name": [normalise_name(person.full_name) for person in people],
+            "nid": pd.Series([normalise_id(person.national_id) for person in people], dtype=object),
+            "dob": np.fromiter(
+                (p.date_of_birth.toordinal() if p.date_of_birth else 0 for p in people),
+                dtype=np.int64,
+                count=len(people),
+            ),
+        }
+    )
+
+
+def _candidate_pairs(
+    left: pd.DataFrame, right: pd.DataFrame, *, include_possible: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (left, right) positions worth scoring, in input order."""
+    parts = [
+        _join(left[left["nid"].notna()], right[right["nid"].notna()], "nid"),
+        _birth_date_pairs(left[left["dob"] > 0], right[right["dob"] > 0]),
+    ]
+    if include_possible:
+        left_tokens, right_tokens = _tokens(left), _tokens(right)
+        has_birth = left["dob"] > 0
+        parts += [
+            _join(left[~has_birth & (left["name"] != "")], right, "name"),
+            _join(left[has_birth & (left["name"] != "")], right[right["dob"] == 0], "name"),
+            _token_pairs(left_tokens[left_tokens["dob"] == 0], right_tokens),
+            _token_pairs(
+                left_tokens[left_tokens["dob"] > 0], right_tokens[right_tokens["dob"] == 0]
+            ),
+        ]
+    pairs = pd.concat(parts, ignore_index=True)
+    # One integer per pair, sorted, duplicates dropped.
+    codes = np.sort(pairs["l"].to_numpy(np.int64) * len(right) + pairs["r"].to_numpy(np.int64))
+    codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))] if len(codes) else codes
+    return codes // len(right), codes % len(right)
+
+
+def _join(left: pd.DataFrame, right: pd.DataFrame, on: str | list[str]) -> pd.DataFrame:
+    """(l, r) positions of records with equal `on` values."""
+    columns = [on] if isinstance(on, str) else on
+    joined = left[["pos", *columns]].merge(right[["pos", *columns]], on=columns)
+    return pd.DataFrame({"l": joined["pos_x"].to_numpy(), "r": joined["pos_y"].to_numpy()})
+
+
+def _block_sizes(left_keys: pd.DataFrame, right_keys: pd.DataFrame) -> pd.Series:
+    """Pairs each shared key's block would hold."""
+    left_counts = left_keys["key"].value_counts()
+    right_counts = right_keys["key"].value_counts()
+    return (left_counts * right_counts).dropna()
+
+
+def _birth_date_pairs(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """Pairs with the same birth date; oversized dates are split by name token."""
+    sizes = _block_sizes(left.assign(key=left["dob"]), right.assign(key=right["dob"]))
+    crowded = sizes.index[sizes > MAX_BLOCK_PAIRS]
+    pairs = _join(left[~left["dob"].isin(crowded)], right[~right["dob"].isin(crowded)], "dob")
+    if crowded.empty:
+        return pairs
+    left_crowded = left[left["dob"].isin(crowded)]
+    right_crowded = right[right["dob"].isin(crowded)]
+    by_token = _join(
+        _tokens(left_crowded, minimum=1, with_name=True),
+        _tokens(right_crowded, minimum=1, with_name=True),
+        ["key", "dob"],
+    )
+    return pd.concat([pairs, by_token], ignore_index=True)
+
+
+def _tokens(
+    frame: pd.DataFrame, *, minimum: int = MIN_TOKEN_LENGTH, with_name: bool = False
+) -> pd.DataFrame:
+    """One row per (record, distinct name token of `minimum`+ characters), with its birth date.
+
+    `with_name` adds the whole normalised name as one more key.
+    """
+    positions: list[int] = []
+    births: list[int] = []
+    keys: list[str] = []
+    for pos, birth, name in zip(
+        frame["pos"].tolist(), frame["dob"].tolist(), frame["name"].tolist(), strict=True
+    ):
+        words = {word for word in name.split() if len(word) >= minimum}
+        if with_name and name:
+            words.add(name)
+        positions += [pos] * len(words)
+        births += [birth] * len(words)
+        keys += words
+    return pd.DataFrame(
+        {
+            "pos": np.array(positions, dtype=np.int64),
+            "dob": np.array(births, dtype=np.int64),
+            "key": pd.Series(keys, dtype=object),
+        }
+    )
+
+
+def _token_pairs(left_tokens: pd.DataFrame, right_tokens: pd.DataFrame) -> pd.DataFrame:
+    """Pairs sharing a token whose block is small enough, or else a pair of frequent tokens."""
+    sizes = _block_sizes(left_tokens, right_tokens)
+    frequent = sizes.index[sizes > MAX_BLOCK_PAIRS]
+    left_rare = left_tokens[~left_tokens["key"].isin(frequent)]
+    right_rare = right_tokens[~right_tokens["key"].isin(frequent)]
+    pairs = _join(left_rare, right_rare, "key")
+    if frequent.empty:
+        return pairs
+    left_combos = _combinations(left_tokens[left_tokens["key"].isin(frequent)])
+    right_combos = _combinations(right_tokens[right_tokens["key"].isin(frequent)])
+    combo_sizes = _block_sizes(left_combos, right_combos)
+    usable = combo_sizes.index[combo_sizes <= MAX_BLOCK_PAIRS]
+    combo_pairs = _join(
+        left_combos[left_combos["key"].isin(usable)],
+        right_combos[right_combos["key"].isin(usable)],
+        "key",
+    )
+    return pd.concat([pairs, combo_pairs], ignore_index=True)
+
+
+def _combinations(tokens: pd.DataFrame) -> pd.DataFrame:
+    """Each record's pairs of (frequent) tokens, as `"a+b"` keys."""
+    both = tokens[["pos", "key"]].merge(tokens[["pos", "key"]], on="pos")
+    both = both[both["key_x"] < both["key_y"]]
+    return pd.DataFrame({"pos": both["pos"], "key": both["key_x"] + "+" + both["key_y"]})

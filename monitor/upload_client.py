@@ -1,0 +1,116 @@
+"""A client for the monitor's REST API upload: `POST {url}/api/v1/batches`.
+
+Used by `monitor upload`, and usable from a partner regulator's own
+scripts. It sends the file as multipart (`kind`, `file`) with
+`Authorization: Bearer <token>`, with timeouts, and retries on connection
+errors, read errors and 5xx answers (urllib3 `Retry` on an `HTTPAdapter`,
+exponential back-off, `Retry-After` respected). Retrying a POST is safe
+here: re-sending the same file returns the earlier batch's outcome and
+stores nothing new.
+
+The answer is the contract's import report (plus `batch_id`); a refused
+file usually comes with a 4xx status and still carries the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+UPLOAD_PATH = "/api/v1/batches"
+REPORT_STATUSES = frozenset({"stored", "partial", "refused"})
+RETRY_STATUSES = (500, 502, 503, 504)
+DEFAULT_TIMEOUT = (10.0, 900.0)  # connect, read (a large file takes a while to import)
+
+
+class UploadError(RuntimeError):
+    """The upload got no import report: unreachable server, refused token, bad answer."""
+
+
+def make_session(retries: int = 4, backoff_factor: float = 0.5) -> requests.Session:
+    """A requests session that retries connection errors and 5xx answers, POST included."""
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=backoff_factor,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=None,  # every method: an upload is idempotent (same file = replay)
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def upload_declaration(
+    url: str,
+    token: str,
+    path: Path,
+    kind: str,
+    *,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    retries: int = 4,
+    backoff_factor: float = 0.5,
+) -> dict[str, Any]:
+    """Upload one declaration file; return the server's import report (a dict).
+
+    Raises UploadError when no report comes back.
+    """
+    endpoint = url.rstrip("/") + UPLOAD_PATH
+    http = make_session(retries, backoff_factor)
+    try:
+        with path.open("rb") as stream:
+            response = http.post(
+                endpoint,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                data={"kind": kind},
+                files={"file": (path.name, stream, _content_type(path))},
+                timeout=timeout,
+            )
+    except requests.exceptions.ConnectionError as exc:
+        raise UploadError(f"cannot reach {endpoint}: {_reason(exc)}") from None
+    except requests.exceptions.Timeout:
+        raise UploadError(f"{endpoint} did not answer within {timeout[1]:.0f} s") from None
+    finally:
+        http.close()
+    return _report(response)
+
+
+def _report(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("status") in REPORT_STATUSES:
+        return body
+    if response.status_code in (401, 403):
+        raise UploadError(f"the server refused the token (HTTP {response.status_code})")
+    detail = ""
+    if isinstance(body, dict):
+        detail = str(body.get("message") or body.get("error") or body.get("detail") or "")
+    detail = detail or response.reason or ""
+    raise UploadError(f"the server answered HTTP {response.status_code} {detail}".rstrip())
+
+
+def _content_type(path: Path) -> str:
+    if path.suffix.lower() == ".xlsx":
+        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return "text/csv"
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost cause of a requests error, in one line."""
+    cause: BaseException = exc
+    while cause.args and isinstance(cause.args[0], BaseException):
+        cause = cause.args[0]
+    reason = getattr(cause, "reason", None)
+    return str(reason or cause).strip().splitlines()[0]

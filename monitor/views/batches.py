@@ -1,0 +1,130 @@
+"""Declaration batches on the web: upload, import report, rejected rows as CSV, history.
+
+Who sees what:
+- a partner regulator uploads placements or fees for their own country (the
+  country comes from the account) and sees only that country's batches;
+  another country's batch id answers 404, as if it did not exist;
+- ministry staff (admin, reviewer, supervisor) see every country's batches
+  and may filter by country. They do not upload declarations: a declaration
+  is the partner regulator's statement, and the upload records who made it.
+"""
+
+from __future__ import annotations
+
+import io
+from http import HTTPStatus
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import SelectChoice, SelectField
+
+from monitor import db
+from monitor.auth import any_role_required, current_scope, partner_required
+from monitor.services import declarations
+from monitor.uploads import DECLARATION_KINDS, UploadRefused, import_upload
+
+bp = Blueprint("batches", __name__, url_prefix="/batches")
+
+REJECTIONS_SHOWN = 1000
+BATCHES_SHOWN = 500
+
+
+class UploadForm(FlaskForm):
+    kind = SelectField(
+        "Declaration",
+        choices=[SelectChoice(kind, kind.capitalize()) for kind in DECLARATION_KINDS],
+    )
+    file = FileField(
+        "File (CSV or Excel .xlsx)",
+        validators=[
+            FileRequired("Choose a file to upload."),
+            FileAllowed(["csv", "xlsx"], "The file must be a .csv or .xlsx file."),
+        ],
+    )
+
+
+@bp.get("/")
+@any_role_required
+def index() -> str:
+    scope = current_scope()
+    country_filter = scope or (request.args.get("country", "").strip().upper() or None)
+    batches = declarations.list_batches(db.session(), country_filter, limit=BATCHES_SHOWN)
+    return render_template(
+        "batches/index.html", batches=batches, scope=scope, country_filter=country_filter
+    )
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@partner_required
+def upload() -> str | Response | tuple[str, int]:
+    form = UploadForm()
+    report = None
+    if form.validate_on_submit():
+        try:
+            report = import_upload(
+                db.session(),
+                form.file.data,
+                kind=form.kind.data,
+                user=current_user,
+                home_country=current_app.config["HOME_COUNTRY"],
+            )
+        except UploadRefused as exc:
+            form.file.errors.append(str(exc))
+        else:
+            if report.batch_id is not None:
+                if report.replayed:
+                    flash("This file was uploaded before: nothing new was stored.")
+                return redirect(
+                    url_for("batches.show", batch_id=report.batch_id), HTTPStatus.SEE_OTHER
+                )
+    status = HTTPStatus.OK if request.method == "GET" else HTTPStatus.UNPROCESSABLE_ENTITY
+    return render_template("batches/upload.html", form=form, report=report), status
+
+
+@bp.get("/<int:batch_id>")
+@any_role_required
+def show(batch_id: int) -> str:
+    session = db.session()
+    batch = declarations.get_batch(session, batch_id, current_scope())
+    if batch is None:
+        abort(HTTPStatus.NOT_FOUND)
+    rejections = declarations.batch_rejections(session, batch_id, current_scope())
+    return render_template(
+        "batches/show.html",
+        batch=batch,
+        rejections=rejections[:REJECTIONS_SHOWN],
+        total_rejections=len(rejections),
+        shown=REJECTIONS_SHOWN,
+    )
+
+
+@bp.get("/<int:batch_id>/rejections.csv")
+@any_role_required
+def rejections_csv(batch_id: int) -> Response:
+    session = db.session()
+    scope = current_scope()
+    batch = declarations.get_batch(session, batch_id, scope)
+    if batch is None:
+        abort(HTTPStatus.NOT_FOUND)
+    buffer = io.StringIO()
+    declarations.write_rejections_csv(
+        buffer, declarations.batch_rejections(session, batch_id, scope)
+    )
+    filename = f"batch-{batch_id}-rejections.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
