@@ -10,8 +10,11 @@
    times `import_declaration` on every partner's placements and fees file:
    all checks, duplicate detection, one transaction per file.
 3. Times the bare baseline on the same files: `pandas.read_csv` of each
-   whole file then `sqlite3.executemany` of its rows into the same tables
-   (same migrated schema and indexes), one transaction per file, no checks.
+   whole file then `sqlite3.executemany` of its rows, one transaction per
+   file, no checks; once into the same migrated tables (their unique
+   constraints and indexes are what any import must maintain: the target
+   is judged against this one) and, for reference, once into tables with no
+   index at all.
 
 Each phase runs in its own process, so its peak RSS is its own. Prints rows/s
 for the import and the baseline, the ratio, and peak RSS; the targets are an
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -110,17 +114,39 @@ def run_import(url: str, data: str) -> dict:
     }
 
 
-def run_baseline(database: str, data: str) -> dict:
-    """Phase (own process): pandas.read_csv + sqlite3.executemany, no checks."""
+def bare_tables(database: str) -> dict[str, sa.Table]:
+    """Tables with the declaration columns and no index or constraint at all."""
+    metadata = sa.MetaData()
+    tables = {
+        kind: sa.Table(
+            f"bare_{model.__tablename__}",
+            metadata,
+            *(sa.Column(column.name, column.type) for column in model.__table__.columns),
+        )
+        for kind, model in (("placements", Placement), ("fees", Fee))
+    }
+    engine = sa.create_engine(f"sqlite:///{database}")
+    metadata.create_all(engine)
+    engine.dispose()
+    return tables
+
+
+def run_baseline(database: str, data: str, indexed: bool) -> dict:
+    """Phase (own process): pandas.read_csv + sqlite3.executemany, no checks, into the
+    migrated tables (`indexed`) or into tables without any index."""
+    tables = (
+        {"placements": Placement.__table__, "fees": Fee.__table__}
+        if indexed
+        else bare_tables(database)
+    )
     connection = sqlite3.connect(database)
     rows = 0
     started = time.perf_counter()
     for partner, kind, path in declaration_files(Path(data)):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         columns = ["partner_country", *COLUMNS[kind]]
-        table = Placement.__table__ if kind == "placements" else Fee.__table__
-        statement = sa.insert(table).compile(
-            dialect=sa.dialects.sqlite.dialect(), column_keys=columns
+        statement = sa.insert(tables[kind]).compile(
+            dialect=sqlite_dialect.dialect(), column_keys=columns
         )
         values = {name: frame[name].tolist() for name in COLUMNS[kind]}
         values["partner_country"] = [partner] * len(frame)
@@ -162,6 +188,22 @@ def line(label: str, result: dict) -> str:
     )
 
 
+def report(backend: str, result: dict, baseline: dict, bare: dict) -> bool:
+    """Print one backend's figures; True when within the targets (judged against the
+    baseline into the same migrated tables, whose indexes any import must maintain)."""
+    ratio = result["seconds"] / baseline["seconds"]
+    within = ratio <= MAX_RATIO and result["peak_rss"] < MAX_RSS_BYTES
+    print(line(f"import, {backend}", result))
+    print(
+        f"{'':<28} {result['stored']:,} stored, {result['held']:,} held; "
+        f"time ratio {ratio:.2f}x the migrated-tables baseline (target <= {MAX_RATIO:.0f}x), "
+        f"{result['seconds'] / bare['seconds']:.2f}x the unindexed one; "
+        f"{'within' if within else 'OUTSIDE'} targets",
+        flush=True,
+    )
+    return within
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="placements to generate")
@@ -180,36 +222,30 @@ def main(argv: list[str] | None = None) -> int:
                 f"{time.perf_counter() - started:.1f} s under {data}"
             )
         sizes = sum(path.stat().st_size for _p, _k, path in declaration_files(data))
-        print(f"declaration files: {len(declaration_files(data))}, {sizes / 2**20:,.0f} MiB")
+        print(
+            f"declaration files: {len(declaration_files(data))}, {sizes / 2**20:,.0f} MiB",
+            flush=True,
+        )
 
         baseline_db = workdir / "baseline.sqlite3"
         fresh_database(f"sqlite:///{baseline_db}")
-        baseline = in_own_process(run_baseline, str(baseline_db), str(data))
+        baseline = in_own_process(run_baseline, str(baseline_db), str(data), True)
+        print(line("baseline, migrated tables", baseline), flush=True)
+        bare = in_own_process(run_baseline, str(baseline_db), str(data), False)
+        print(line("baseline, unindexed tables", bare), flush=True)
 
         sqlite_url = f"sqlite:///{workdir / 'import.sqlite3'}"
         fresh_database(sqlite_url)
-        results = {"SQLite": in_own_process(run_import, sqlite_url, str(data))}
+        ok = report("SQLite", in_own_process(run_import, sqlite_url, str(data)), baseline, bare)
 
         if args.postgres:
             pg_url = create_postgres_database(args.postgres)
             try:
                 fresh_database(pg_url)
-                results["PostgreSQL"] = in_own_process(run_import, pg_url, str(data))
+                result = in_own_process(run_import, pg_url, str(data))
             finally:
                 drop_postgres_database(args.postgres, pg_url)
-
-        print(line("baseline (read_csv+executemany)", baseline))
-        ok = True
-        for backend, result in results.items():
-            ratio = result["seconds"] / baseline["seconds"]
-            within = ratio <= MAX_RATIO and result["peak_rss"] < MAX_RSS_BYTES
-            ok = ok and within
-            print(line(f"import, {backend}", result))
-            print(
-                f"{'':<28} {result['stored']:,} stored, {result['held']:,} held; "
-                f"time ratio to baseline {ratio:.2f}x (target <= {MAX_RATIO:.0f}x), "
-                f"{'within' if within else 'OUTSIDE'} targets"
-            )
+            ok = report("PostgreSQL", result, baseline, bare) and ok
         return 0 if ok else 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -79,11 +79,17 @@ def send_digest(
     run_id: int,
     webhook_url: str,
     *,
-    timeout: float = TIMEOUT_SECONDS,
-    retries: int = RETRIES,
-    backoff: float = BACKOFF_SECONDS,
+    timeout: float | None = None,
+    retries: int | None = None,
+    backoff: float | None = None,
 ) -> dict[str, Any]:
-    """POST the digest of run `run_id`; returns the note for the run (never raises)."""
+    """POST the digest of run `run_id`; returns the note for the run (never raises).
+
+    `timeout`, `retries` and `backoff` default to this module's constants.
+    """
+    timeout = TIMEOUT_SECONDS if timeout is None else timeout
+    retries = RETRIES if retries is None else retries
+    backoff = BACKOFF_SECONDS if backoff is None else backoff
     note: dict[str, Any] = {"target": redact(webhook_url)}
     try:
         with session_factory() as session:

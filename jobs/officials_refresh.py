@@ -23,6 +23,8 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy.orm import Session, sessionmaker
 from urllib3.util.retry import Retry
 
+from monitor.services.registry_import import import_registry
+
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 60.0
@@ -86,10 +88,8 @@ def refresh_officials(
 
     Note: `{"source": url without secrets, "status": "stored" | "unchanged" |
     "failed", "rows", "inserted", "updated", "error"}`. Never raises for a
-    download or validation problem: the previous list stays in force.
+    download, validation or import problem: the previous list stays in force.
     """
-    from monitor.services.registry_import import import_registry
-
     note: dict[str, Any] = {"source": redact(url)}
     with tempfile.TemporaryDirectory(prefix="officials-") as tmp:
         directory = Path(tmp)
@@ -101,12 +101,18 @@ def refresh_officials(
             log.warning("officials download failed: %s", exc)
             return {**note, "status": "failed", "error": f"download failed: {exc}"}
         with session_factory() as session:
-            report = import_registry(session, directory, changed_by="officials-refresh")
+            try:
+                report = import_registry(session, directory, changed_by="officials-refresh")
+            except Exception as exc:  # noqa: BLE001 - the audit goes on with the old list
+                session.rollback()
+                log.exception("officials import failed")
+                return {**note, "status": "failed", "error": f"import failed: {exc}"}
             if not report.ok:
                 session.rollback()
     file_report = next((f for f in report.files if f.file == "officials.csv"), None)
     if file_report is None:
-        return {**note, "status": "failed", "error": "the import did not read officials.csv"}
+        error = report.error or "the import did not read officials.csv"
+        return {**note, "status": "failed", "error": f"invalid file, previous list kept: {error}"}
     if not report.ok or file_report.status == "refused":
         reasons = [file_report.error] if file_report.error else []
         reasons += [

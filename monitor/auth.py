@@ -34,8 +34,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, abort
 
 from monitor import db
-from monitor.api.problems import problem_from_exception
+from monitor.api.problems import problem, problem_from_exception
 from monitor.models import User
+from monitor.models.accounts import ROLES
 from monitor.services import accounts
 
 login_manager = LoginManager()
@@ -82,7 +83,7 @@ def roles_required(*roles: str) -> Callable[[View], View]:
     return decorator
 
 
-any_role_required = roles_required("admin", "reviewer", "supervisor", "partner")
+any_role_required = roles_required(*ROLES)
 partner_required = roles_required(accounts.PARTNER_ROLE)
 
 
@@ -104,10 +105,13 @@ def _is_api_request() -> bool:
 
 
 def _handle_http_error(exc: HTTPException) -> Any:
-    if _is_api_request():
-        return problem_from_exception(exc)
     status = exc.code or 500
-    limit = request.max_content_length if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE else None
+    too_large = status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE and request.max_content_length
+    limit = human_size(request.max_content_length) if too_large else None
+    if _is_api_request():
+        if limit:
+            return problem(status, f"The file is too large: uploads may be at most {limit}.")
+        return problem_from_exception(exc)
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     return (
         render_template(
@@ -115,7 +119,7 @@ def _handle_http_error(exc: HTTPException) -> Any:
             status=status,
             title=title,
             description=exc.description,
-            limit=human_size(limit) if limit else None,
+            limit=limit,
             csrf_failed=isinstance(exc, CSRFError),
         ),
         status,

@@ -9,7 +9,7 @@ here: re-sending the same file returns the earlier batch's outcome and
 stores nothing new.
 
 The answer is the contract's import report (plus `batch_id`); a refused
-file usually comes with a 4xx status and still carries the report.
+file comes as a 422 problem+json answer whose `report` member is the report.
 """
 
 from __future__ import annotations
@@ -86,19 +86,21 @@ def upload_declaration(
 
 
 def _report(response: requests.Response) -> dict[str, Any]:
+    """The import report of an answer: the body itself, or the `report` member of a
+    problem+json answer (a refused file); UploadError when there is none."""
     try:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict) and body.get("status") in REPORT_STATUSES:
-        return body
-    if response.status_code in (401, 403):
-        raise UploadError(f"the server refused the token (HTTP {response.status_code})")
-    detail = ""
-    if isinstance(body, dict):
-        detail = str(body.get("message") or body.get("error") or body.get("detail") or "")
-    detail = detail or response.reason or ""
-    raise UploadError(f"the server answered HTTP {response.status_code} {detail}".rstrip())
+    if not isinstance(body, dict):
+        body = {}
+    for candidate in (body, body.get("report")):
+        if isinstance(candidate, dict) and candidate.get("status") in REPORT_STATUSES:
+            return candidate
+    detail = str(body.get("detail") or body.get("message") or response.reason or "").strip()
+    if response.status_code == 401:
+        raise UploadError(f"the server refused the token (HTTP 401): {detail}".rstrip(": "))
+    raise UploadError(f"the server answered HTTP {response.status_code}: {detail}".rstrip(": "))
 
 
 def _content_type(path: Path) -> str:

@@ -21,6 +21,9 @@ from monitor.services.declarations import ImportReport, ImportRequestError, impo
 DECLARATION_KINDS = ("placements", "fees")
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
 MAX_FILENAME = 300
+# A batch id in a URL: ids are 32-bit integers in PostgreSQL, so a larger
+# number is no batch (404 from routing, not an overflow in the database).
+BATCH_ID_IN_URL = "<int(max=2147483647):batch_id>"
 
 
 class UploadRefused(ValueError):

@@ -120,3 +120,12 @@ def test_cli_reports_refused_requests_in_one_line(runner):
     result = runner.invoke(args=["users", "token", "create", "ghost"])
     assert result.exit_code == 1
     assert "no user named 'ghost'" in result.stderr
+
+
+def test_cli_prompts_for_the_password_twice(runner, session):
+    result = runner.invoke(
+        args=["users", "create", "ana", "--role", "admin"],
+        input=f"{TEST_PASSWORD}\n{TEST_PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert accounts.authenticate(session, "ana", TEST_PASSWORD).role == "admin"

@@ -7,6 +7,7 @@ discovery is monkeypatched) whose findings each test controls.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from jobs import rules as rules_package
-from jobs.audit import EXIT_FAILED, run_audit
+from jobs.audit import EXIT_FAILED, run_audit, subject_key
 from jobs.rules import discover_rules
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
 from monitor.models import AuditRun, Flag
@@ -75,6 +76,15 @@ def flags_by_subject(session, rule: str) -> dict[str, Flag]:
         flag.subject["placement_id"]: flag
         for flag in session.scalars(sa.select(Flag).where(Flag.rule == rule))
     }
+
+
+def test_subject_key_is_the_canonical_subject_json():
+    finding = Finding("L|7", {"year": 2026, "agreement_id": "NP-MY"}, partner_country="MY")
+
+    key = subject_key("LIC_QUOTA_EXCEEDED", finding, finding.key("LIC_QUOTA_EXCEEDED"))
+
+    assert key == json.dumps(finding.subject, sort_keys=True, separators=(",", ":"))
+    assert key == '{"agreement_id":"NP-MY","year":2026}'
 
 
 def test_discovery_finds_the_rule_modules_sorted_by_code():

@@ -89,7 +89,18 @@ REFUSED = {
     ),
     "unknown_column": (
         (HEADER + ",passport_no\nP-1,W,L,AG-MY,9111,Acme,2025-01-01,1,MYR,X1\n").encode(),
-        "unknown column(s): passport_no",
+        "unknown column(s): 'passport_no'",
+    ),
+    "column_in_capitals": (
+        (
+            HEADER.replace("occupation", "Occupation") + "\nP-1,W,L,AG-MY,9111,A,2025-01-01,1,MYR\n"
+        ).encode(),
+        "missing required column(s): occupation; unknown column(s): 'Occupation' "
+        "(did you mean 'occupation'?)",
+    ),
+    "tabs": (
+        (HEADER.replace(",", "\t") + "\nP-1\tW\tL\tAG-MY\t9111\tA\t2025-01-01\t1\tMYR\n").encode(),
+        "separated by tabs",
     ),
     "repeated_column": (
         (HEADER + ",occupation\nP-1,W,L,AG-MY,9111,Acme,2025-01-01,1,MYR,9111\n").encode(),
@@ -352,7 +363,7 @@ def test_sigkill_during_an_import_leaves_no_partial_batch(
     db_url, session, engine, runner, tmp_path
 ):
     seed_registry(session)
-    big = _big_placements(tmp_path / "BIG.csv", 400_000)
+    big = _big_placements(tmp_path / "BIG.csv", 300_000)
     env = {
         **os.environ,
         "MONITOR_DATABASE_URL": db_url,
@@ -390,5 +401,26 @@ def test_sigkill_during_an_import_leaves_no_partial_batch(
 
     result = runner.invoke(args=["import", "placements", str(big), "--partner", "MY", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["stored"] == 400_000
-    assert session.scalar(sa.select(sa.func.count()).select_from(Placement)) == 400_000
+    assert json.loads(result.output)["stored"] == 300_000
+    assert session.scalar(sa.select(sa.func.count()).select_from(Placement)) == 300_000
+
+
+def test_documented_examples_import_cleanly(session, runner):
+    from monitor.services.registry_import import import_registry
+
+    examples = Path(__file__).resolve().parent.parent / "docs" / "examples"
+    assert import_registry(session, examples / "registry", changed_by="test").ok
+    for kind, rows in (("placements", 3), ("fees", 4)):
+        path = examples / "declarations" / f"{kind}.csv"
+        code, report = import_json(runner, kind, path)
+        assert (code, report["rows"], report["stored"]) == (0, rows, rows), report
+
+
+def test_spaces_around_names_and_values_are_ignored(registry, runner, tmp_path):
+    path = tmp_path / "p.csv"
+    values = ",".join(f" {value} " for value in placement("P-1").values())
+    path.write_text(", ".join(PLACEMENT_COLUMNS) + "\n" + values + "\n", encoding="utf-8")
+    code, report = import_json(runner, "placements", path)
+    assert (code, report["stored"]) == (0, 1)
+    held = registry.scalars(sa.select(Placement).where(Placement.placement_id == "P-1")).one()
+    assert (held.worker_ref, held.monthly_wage) == ("W-P-1", Decimal("1500.00"))

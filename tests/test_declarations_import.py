@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from monitor.models import Agreement, BatchRejection, Fee, FxRate, ImportBatch, Placement
+from monitor.services import declarations
 from monitor.services.declarations import (
     batch_rejections,
     batch_report,
@@ -315,3 +316,18 @@ def test_xlsx_is_read_as_text_with_formulas_kept_and_lines_right(session, tmp_pa
     assert held["occupation"] == "9111"
     assert held["deployment_date"] == dt.date(2025, 3, 1)
     assert held["monthly_wage"] == Decimal("1500.50")
+
+
+def test_report_lists_a_bounded_number_of_rejections_and_the_batch_keeps_all(
+    session, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(declarations, "MAX_LISTED_REJECTIONS", 3)
+    seed_registry(session)
+    rows = [placement(f"P-{n}", occupation="0", monthly_wage="x") for n in range(4)]
+    report = run_import(session, "placements", write_csv(tmp_path / "p.csv", rows), chunk_rows=3)
+    assert (report.rows, report.rows_rejected, len(report.rejected)) == (4, 4, 3)
+    assert len(batch_rejections(session, report.batch_id)) == 8
+    replayed = run_import(session, "placements", tmp_path / "p.csv")
+    assert (replayed.rows_rejected, len(replayed.rejected)) == (4, 3)
+    batch = get_batch(session, report.batch_id)
+    assert (batch.rows_rejected, batch.status) == (4, "partial")

@@ -305,11 +305,11 @@ def violations(world: Path) -> tuple[dict[str, set[Any]], int]:
                 agreement["effective_to"] and on > day(agreement["effective_to"])
             ):
                 found["AGR_NOT_IN_FORCE"].add(key)
-            by_worker[placement["worker_ref"]].append(on)
             groups[(agreement_id, placement["occupation"])][licence].append(paid["agency"])
-            if licence not in events:
+            if licence not in events:  # and so no other licence rule
                 found["LIC_UNKNOWN_AGENCY"].add(key)
                 continue
+            by_worker[placement["worker_ref"]].append(on)
             if licence_status(events[licence], on) != "active":
                 found["LIC_INACTIVE_PLACEMENT"].add(key)
             if not any(

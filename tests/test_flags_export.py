@@ -153,3 +153,27 @@ def test_csv_has_the_same_rows_with_formulas_escaped(audited, runner):
     unknown = rows[-1]
     assert unknown["licence_no"] == '\'=HYPERLINK("http://x")'
     assert json.loads(unknown["evidence"]) == {"declared": "-1+1"}
+
+
+def test_real_rules_on_demo_data_give_a_stable_export(app, runner, tmp_path):
+    """Every real rule on a small demo world: a second audit on unchanged data
+    changes nothing in the export but last_seen."""
+    from monitor.services.demo import generate, load
+
+    generate(tmp_path / "world", placements=1_500, agencies=30, officials=300, people=100)
+    factory = app.extensions["monitor.sessionmaker"]
+    with factory() as session:
+        load(session, tmp_path / "world", home_country="NP")
+        session.commit()
+    first = run_audit(factory, AuditSettings(), trigger="manual", today=DAY1)
+    before = export(runner)
+    second = run_audit(factory, AuditSettings(), trigger="manual", today=DAY2)
+    after = export(runner)
+
+    assert first.status == second.status == "succeeded", second.error
+    assert second.totals()["new"] == 0 and second.totals()["cleared"] == 0
+    rows = [json.loads(line) for line in after.splitlines()]
+    assert len(rows) == first.totals()["new"] > 0
+    assert {row["last_seen"] for row in rows} == {"2026-11-02"}
+    assert after.replace('"last_seen": "2026-11-02"', '"last_seen": "2026-11-01"') == before
+    assert all(list(row) == CONTRACT_KEYS for row in rows)

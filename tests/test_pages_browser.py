@@ -39,10 +39,20 @@ def sign_out(page: Page) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
+# Records what the progress bar shows while the upload runs (the page is replaced after).
+WATCH_PROGRESS = """() => {
+  window.progressSeen = [];
+  const percent = document.getElementById("upload-percent");
+  new MutationObserver(() => window.progressSeen.push(percent.textContent))
+    .observe(percent, {childList: true, characterData: true, subtree: true});
+}"""
+
+
 def upload(page: Page, base: str, file: Path, kind: str = "placements") -> None:
     page.goto(f"{base}/batches/upload")
     page.get_by_label("Declaration").select_option(kind)
     page.get_by_label("File (CSV or Excel .xlsx)").set_input_files(file)
+    page.evaluate(WATCH_PROGRESS)
     page.get_by_role("button", name="Upload").click()
 
 
@@ -58,6 +68,8 @@ def test_partner_uploads_sees_the_rejected_row_and_downloads_it(
         upload(page, live_server, file)
     assert sent.value.resource_type == "xhr"  # sent by the progress-bar script
     expect(page).to_have_url(re.compile(rf"{live_server}/batches/\d+$"))
+    progress = page.evaluate("window.progressSeen")
+    assert "100% sent" in progress, progress
     expect(page.locator("#status")).to_have_text("partial")
     expect(page.locator("#stored")).to_have_text("2999")
     expect(page.locator("#rejected")).to_have_text("1")
@@ -70,10 +82,14 @@ def test_partner_uploads_sees_the_rejected_row_and_downloads_it(
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the rejected rows (CSV)").click()
-    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == "line,column,reason"
     assert lines[1].startswith("7,monthly_wage,")
     assert reason in lines[1]
+
+    upload(page, live_server, file)  # the same file again
+    expect(page.get_by_text("This file was uploaded before")).to_be_visible()
+    expect(page.locator("#stored")).to_have_text("2999")
 
     page.get_by_role("link", name="Declarations").click()
     expect(page.locator("#batches tbody tr")).to_have_count(1)

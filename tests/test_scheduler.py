@@ -161,7 +161,6 @@ def test_two_schedulers_run_one_audit(job_env, engine):
         first.shutdown()
         second.shutdown()
     statuses = [status for _, status in scheduled_runs(engine)]
-    print("STATUSES", statuses)
     assert statuses.count("succeeded") == 1
     assert set(statuses) <= {"succeeded", "skipped"}
 

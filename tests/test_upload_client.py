@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -163,3 +164,48 @@ def test_connection_refused_exits_3(cli, declaration):
     assert result.exit_code == 3
     assert f"cannot reach {url}/api/v1/batches" in result.output
     assert "refused" in result.output.lower()
+
+
+def test_upload_to_the_real_api_stores_refuses_and_replays(
+    session, runner, live_server, make_user, tmp_path
+):
+    from test_declarations_import import placement, seed_registry, write_csv
+
+    from monitor.models import ImportBatch, Placement
+    from monitor.services import accounts
+
+    seed_registry(session)
+    make_user("mia", "partner", "MY")
+    token = accounts.create_token(session, username="mia", name="upload test")
+    session.commit()
+
+    def upload(path: Path):
+        result = runner.invoke(
+            args=[
+                "upload",
+                str(path),
+                "--kind",
+                "placements",
+                "--url",
+                live_server,
+                "--token",
+                token,
+                "--json",
+            ]
+        )
+        return result.exit_code, json.loads(result.output)
+
+    good = write_csv(tmp_path / "placements.csv", [placement("P-1"), placement("P-2")])
+    assert upload(good) == (
+        0,
+        {"status": "stored", "rows": 2, "stored": 2, "skipped": 0, "rejected": []},
+    )
+    assert upload(good)[0] == 0  # re-sent: the earlier outcome, nothing new
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    code, report = upload(empty)
+    assert (code, report["status"]) == (2, "refused")
+    assert "the file is empty" in report["error"]
+    session.expire_all()
+    assert sorted(session.scalars(sa.select(Placement.placement_id))) == ["P-1", "P-2"]
+    assert sorted(session.scalars(sa.select(ImportBatch.status))) == ["refused", "stored"]

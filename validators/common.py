@@ -36,6 +36,7 @@ import datetime as dt
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -206,13 +207,21 @@ def _prepare(path: Path, expected_columns: Sequence[str], required_columns: Iter
     check_columns(read_header(path), expected_columns, required_columns)
 
 
-def _parse_errors() -> Callable[[Exception], FileRefused]:
-    def convert(exc: Exception) -> FileRefused:
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        message = message.replace("C error: ", "")
-        return FileRefused(f"the file is not a well-formed CSV: {message}")
-
-    return convert
+@contextmanager
+def _parsing() -> Iterator[None]:
+    """Turn pandas' complaints about the file's shape into a `FileRefused`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            yield
+        except pd.errors.ParserWarning:
+            raise FileRefused(
+                "rows have more cells than the header has columns (a stray comma?)"
+            ) from None
+        except (pd.errors.ParserError, ValueError) as exc:
+            lines = str(exc).strip().splitlines()
+            message = lines[-1].replace("C error: ", "") if lines else type(exc).__name__
+            raise FileRefused(f"the file is not a well-formed CSV: {message}") from None
 
 
 def read_csv_checked(
@@ -226,16 +235,8 @@ def read_csv_checked(
     """
     required_columns = list(required_columns)
     _prepare(path, expected_columns, required_columns)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", pd.errors.ParserWarning)
-        try:
-            frame = pd.read_csv(path, **_csv_options())
-        except pd.errors.ParserWarning:
-            raise FileRefused(
-                "rows have more cells than the header has columns (a stray comma?)"
-            ) from None
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise _parse_errors()(exc) from None
+    with _parsing():
+        frame = pd.read_csv(path, **_csv_options())
     frame = _tidy(frame, expected_columns)
     if frame.empty:
         raise FileRefused("the file has a header but no rows")
@@ -256,22 +257,12 @@ def iter_csv_chunks(
     required_columns = list(required_columns)
     _prepare(path, expected_columns, required_columns)
     seen_rows = False
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", pd.errors.ParserWarning)
-        try:
-            with pd.read_csv(path, chunksize=chunksize, **_csv_options()) as reader:
-                for chunk in reader:
-                    frame = _tidy(chunk, expected_columns)
-                    if frame.empty:
-                        continue
-                    seen_rows = True
-                    yield frame
-        except pd.errors.ParserWarning:
-            raise FileRefused(
-                "rows have more cells than the header has columns (a stray comma?)"
-            ) from None
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise _parse_errors()(exc) from None
+    with _parsing(), pd.read_csv(path, chunksize=chunksize, **_csv_options()) as reader:
+        for chunk in reader:
+            frame = _tidy(chunk, expected_columns)
+            if not frame.empty:
+                seen_rows = True
+                yield frame
     if not seen_rows:
         raise FileRefused("the file has a header but no rows")
 
@@ -340,7 +331,7 @@ def _register(
 
     def decorate(func: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
         func.__name__ = name
-        if name not in _REASONS:
+        if not hasattr(pa.Check, name):  # registered once per process
             extensions.register_check_method(statistics=list(statistics), check_type="vectorized")(
                 func
             )

@@ -5,7 +5,7 @@ separated) or an `.xlsx` workbook (first sheet, read in openpyxl's streaming
 read-only mode, every cell taken as text; a formula is kept as its text,
 never evaluated). `open_declaration()` refuses a file as a whole, with a
 sentence a regulator can act on, when it is empty, not UTF-8 (naming the
-line), separated by semicolons, has missing, unknown or repeated columns, or
+line), separated by semicolons or tabs, has missing, unknown or repeated columns, or
 holds a header and no data rows. `DeclarationFile.chunks()` then yields the
 rows in frames of `CHUNK_ROWS`, indexed by their line number (header = 1, as
 a spreadsheet shows it), so memory stays flat whatever the file size.
@@ -330,7 +330,7 @@ class DeclarationFile:
         workbook = load_workbook(self.path, read_only=True, data_only=False)
         try:
             rows = workbook.worksheets[0].iter_rows(values_only=True)
-            header = [_cell_text(cell) for cell in next(rows)]
+            header = _trimmed_header(next(rows))
             width = len(header)
             buffer: list[list[str | None]] = []
             first_line = 2
@@ -353,7 +353,15 @@ class DeclarationFile:
             workbook.close()
 
 
-def _frame(rows: list[list[str | None]], header: list[str | None], first_line: int) -> pd.DataFrame:
+def _trimmed_header(cells: tuple[object, ...]) -> list[str]:
+    """A workbook's first row as column names, without the empty cells at its end."""
+    header = [_cell_text(cell) or "" for cell in cells]
+    while header and not header[-1].strip():
+        header.pop()
+    return header
+
+
+def _frame(rows: list[list[str | None]], header: list[str], first_line: int) -> pd.DataFrame:
     return pd.DataFrame(
         rows,
         columns=header,
@@ -364,6 +372,7 @@ def _frame(rows: list[list[str | None]], header: list[str | None], first_line: i
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     """Strip spaces, make empty cells missing and drop rows with no value at all."""
+    frame.columns = [str(name).strip() for name in frame.columns]
     for column in frame.columns:
         values = frame[column].str.strip()
         frame[column] = values.where(values != "")
@@ -454,10 +463,11 @@ def _csv_header(path: Path) -> list[str]:
         header = next(csv.reader(stream), [])
     if not any(name.strip() for name in header):
         raise FileRefused("the first line is empty: it must hold the column names")
-    if any(";" in name for name in header):
-        raise FileRefused(
-            "the file is separated by semicolons (;) but the template uses commas: " + _SAVE_AS_CSV
-        )
+    for separator, label in ((";", "semicolons (;)"), ("\t", "tabs")):
+        if any(separator in name for name in header):
+            raise FileRefused(
+                f"the file is separated by {label} but the template uses commas: " + _SAVE_AS_CSV
+            )
     return header
 
 
@@ -472,9 +482,7 @@ def _xlsx_header(path: Path) -> list[str]:
         first = next(workbook.worksheets[0].iter_rows(values_only=True), ())
     finally:
         workbook.close()
-    header = [_cell_text(cell) or "" for cell in first]
-    while header and not header[-1].strip():
-        header.pop()
+    header = _trimmed_header(first)
     if not header:
         raise FileRefused(
             "the first row of the first sheet is empty: it must hold the column names"
@@ -488,7 +496,7 @@ def _check_header(header: list[str], kind: Kind) -> None:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise FileRefused("column(s) appear more than once: " + ", ".join(repeated))
-    unknown = [name or "(a column with no name)" for name in names if name not in expected]
+    unknown = [_unknown_column(name, expected) for name in names if name not in expected]
     missing = [name for name in expected if name not in names]
     problems = []
     if missing:
@@ -501,15 +509,25 @@ def _check_header(header: list[str], kind: Kind) -> None:
         )
 
 
+def _unknown_column(name: str, expected: tuple[str, ...]) -> str:
+    if not name:
+        return "(a column with no name: is there a comma at the end of the header?)"
+    if name.lower() in expected:
+        return f"{name!r} (did you mean {name.lower()!r}?)"
+    return repr(name)
+
+
 # --------------------------------------------------------------------------- values
 
 
 def money_hundredths(values: pd.Series) -> pd.Series:
-    """Checked money text (`1250`, `1250.5`, `1250.50`) as integer hundredths."""
-    parts = values.str.partition(".")
-    whole = parts[0].astype("int64")
-    fraction = parts[2].str.pad(2, side="right", fillchar="0").astype("int64")
-    return whole * 100 + fraction
+    """Checked money text (`1250`, `1250.5`, `1250.50`) as integer hundredths.
+
+    Exact: the pattern allows at most 13 integer digits and 2 decimals, so
+    value x 100 stays below 2^53, where float64 rounding to the nearest
+    integer cannot be off by one.
+    """
+    return (pd.to_numeric(values).astype("float64") * 100).round().astype("int64")
 
 
 def row_errors(errors: pd.DataFrame, kind: Kind) -> list[RowError]:

@@ -39,6 +39,8 @@ def _not_before(frame: pd.DataFrame, later: str, earlier: str) -> pd.Series:
 
 
 class _Template(pa.DataFrameModel):
+    """Every template: no column outside the contract, cells kept as text."""
+
     class Config:
         strict = True
         coerce = False

@@ -137,39 +137,55 @@ def official_links(
     ]
     if not people:
         return 0, []
+    # Only what matching needs of every official; the rest for matched ones only.
     officials = [
-        Person(key=row, full_name=row.full_name, date_of_birth=row.dob, national_id=row.nid)
+        Person(*row)
         for row in session.execute(
             sa.select(
                 Official.official_id,
                 Official.full_name,
-                Official.institution,
-                Official.position,
-                Official.in_office_from,
-                Official.in_office_to,
-                Official.date_of_birth.label("dob"),
-                Official.national_id.label("nid"),
+                Official.date_of_birth,
+                Official.national_id,
             ).order_by(Official.official_id)
         )
     ]
     matches = match_people(
         people, officials, threshold=settings.name_similarity, include_possible=include_possible
     )
+    details = _official_details(session, {match.right.key for match in matches})
     grouped: dict[tuple[str, str], list[PersonMatch]] = defaultdict(list)
     for match in matches:
-        licence_no, official = match.left.key.licence_no, match.right.key
+        licence_no, official = match.left.key.licence_no, details[match.right.key]
         if lives[licence_no].overlaps(official.in_office_from, official.in_office_to):
             grouped[(licence_no, official.official_id)].append(match)
     links = [
         OfficialLink(
             licence_no=licence_no,
-            official=group[0].right.key,
+            official=details[official_id],
             life=lives[licence_no],
             matches=group,
         )
-        for (licence_no, _), group in sorted(grouped.items())
+        for (licence_no, official_id), group in sorted(grouped.items())
     ]
     return len(people), links
+
+
+def _official_details(session: Session, official_ids: set[str]) -> dict[str, Any]:
+    """Institution, position and term of the given officials, by official_id."""
+    wanted = sorted(official_ids)
+    details = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            sa.select(
+                Official.official_id,
+                Official.institution,
+                Official.position,
+                Official.in_office_from,
+                Official.in_office_to,
+            ).where(Official.official_id.in_(wanted[start : start + 500]))
+        )
+        details.update({row.official_id: row for row in rows})
+    return details
 
 
 def strongest(matches: Iterable[PersonMatch]) -> PersonMatch:

@@ -28,7 +28,9 @@ float error and below anything a ministry would act on.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -287,9 +289,21 @@ def licence_registered() -> sa.Exists:
 
 
 def count_registered_placements(session: Session) -> int:
-    """How many placements name a licence that the registry holds."""
-    query = sa.select(sa.func.count()).select_from(Placement).where(licence_registered())
-    return session.scalar(query) or 0
+    """How many placements name a licence that the registry holds.
+
+    Counted per licence first (from the licence_no index alone), then the
+    registered licences' counts summed: one registry lookup per licence
+    rather than per placement.
+    """
+    per_licence = (
+        sa.select(Placement.licence_no, sa.func.count().label("placements"))
+        .group_by(Placement.licence_no)
+        .subquery("per_licence")
+    )
+    query = sa.select(sa.func.sum(per_licence.c.placements)).join(
+        Agency, Agency.licence_no == per_licence.c.licence_no
+    )
+    return int(session.scalar(query) or 0)
 
 
 def days_between(
@@ -304,3 +318,80 @@ def days_between(
         difference = sa.func.julianday(later) - sa.func.julianday(earlier)
         return sa.cast(difference, sa.Integer)
     return sa.type_coerce(later - earlier, sa.Integer)
+
+
+_EARLIEST_DAY = dt.date(1, 1, 1)
+_LATEST_DAY = dt.date(9999, 12, 31)
+_rule_periods = sa.Table(
+    "tmp_rule_periods",
+    sa.MetaData(),
+    sa.Column("period_no", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("licence_no", sa.String(64), nullable=False),
+    sa.Column("agreement_id", sa.String(64)),
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+# Planner statistics (SQLite and PostgreSQL alike): without them the small
+# temporary table is taken for a large one and every placement is scanned.
+_ANALYZE_RULE_PERIODS = sa.text("ANALYZE tmp_rule_periods")
+
+Period = tuple[str, str | None, dt.date | None, dt.date | None]
+
+
+def placements_in_periods(
+    session: Session, periods: Sequence[Period], *, by_agreement: bool
+) -> list[sa.Row]:
+    """The placements deployed within any of `periods`, found set-based.
+
+    A period is `(licence_no, agreement_id, first_day, last_day)`: days
+    inclusive, None = unbounded; `agreement_id` must match too when
+    `by_agreement`, else it is ignored. The periods (registry-sized) go into
+    a temporary table, with planner statistics, joined to the placements
+    on licence_no (and agreement_id) with deployment_date between the
+    days: an index seek per period on `placements(licence_no, agreement_id,
+    deployment_date)`, so only the placements that match are read.
+
+    Rows (in no particular order): `period_no` (the index into `periods`),
+    `partner_country`, `placement_id`, `licence_no`, `agreement_id`,
+    `deployment_date`.
+    """
+    if not periods:
+        return []
+    connection = session.connection()
+    # A run that failed half-way on SQLite may have left the table behind.
+    connection.execute(sa.schema.DropTable(_rule_periods, if_exists=True))
+    _rule_periods.create(connection)
+    connection.execute(
+        _rule_periods.insert(),
+        [
+            {
+                "period_no": number,
+                "licence_no": licence_no,
+                "agreement_id": agreement_id if by_agreement else None,
+                "first_day": first_day or _EARLIEST_DAY,
+                "last_day": last_day or _LATEST_DAY,
+            }
+            for number, (licence_no, agreement_id, first_day, last_day) in enumerate(periods)
+        ],
+    )
+    connection.execute(_ANALYZE_RULE_PERIODS)
+    matches = [
+        Placement.licence_no == _rule_periods.c.licence_no,
+        Placement.deployment_date >= _rule_periods.c.first_day,
+        Placement.deployment_date <= _rule_periods.c.last_day,
+    ]
+    if by_agreement:
+        matches.append(Placement.agreement_id == _rule_periods.c.agreement_id)
+    rows = connection.execute(
+        sa.select(
+            _rule_periods.c.period_no,
+            Placement.partner_country,
+            Placement.placement_id,
+            Placement.licence_no,
+            Placement.agreement_id,
+            Placement.deployment_date,
+        ).join(Placement, sa.and_(*matches))
+    ).all()
+    connection.execute(sa.schema.DropTable(_rule_periods))
+    return rows

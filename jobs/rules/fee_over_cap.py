@@ -11,7 +11,8 @@ placement's fee rule (occupation row, else `*`), every amount converted to
 USD at the latest rate on or before the deployment date. A placement whose
 agreement has no applicable fee rule, or whose cap or fees of a source
 cannot be converted (no rate), is not assessed for that source: it is
-counted and logged, never flagged on a guess.
+counted and logged, never flagged on a guess. `examined` is every other
+placement (one without fees is within any cap).
 
 Severity **high**: a fee above the legal cap is an illegal charge on the
 worker, the first step to debt bondage (ILO forced-labour indicators), and
@@ -82,7 +83,7 @@ def _finding(row: Any) -> Finding:
         evidence["cap"] = f"{money(row['cap_amount'])} {row['cap_currency']}"
     elif row["cap_type"] == "wage_multiple":
         evidence["cap"] = (
-            f"{row['cap_amount'].normalize()} x monthly wage "
+            f"{row['cap_amount'].normalize():f} x monthly wage "
             f"{money(row['monthly_wage'])} {row['cap_currency']}"
         )
     if row["cap_rate_date"] is not None:

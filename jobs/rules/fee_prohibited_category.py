@@ -7,7 +7,8 @@ fee the agency declares and one the worker reports are equally charged.
 Subject: placement_id; one flag per placement, however many fees hit.
 
 No conversion is needed to fire, so a missing FX rate never hides a hit;
-the USD amount is given in the evidence when a rate exists.
+the USD amount is given in the evidence when a rate exists. `examined` is
+every placement.
 
 Severity **high**: the agreement bans the charge outright (for instance
 recruitment fees under the employer-pays principle), so any amount is a

@@ -11,7 +11,8 @@ agency total of 0: any worker total above the USD floor (25) fires, since
 the agency declared nothing of what the worker paid. A placement with no
 worker-reported fees cannot fire. Both sources must be convertible (a rate
 for every currency involved); otherwise the placement is counted and
-logged as not assessed, never flagged on a guess.
+logged as not assessed, never flagged on a guess. `examined` is every
+other placement.
 
 Severity **medium**: the gap shows the agency's declarations cannot be
 trusted, but the worker-reported figures are a worker's word, not yet

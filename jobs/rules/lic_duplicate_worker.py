@@ -38,8 +38,8 @@ from the worker_ref index (a few percent of the rows in practice).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -60,7 +60,12 @@ def _workers_placed_twice() -> sa.Select:
 
 
 def close_pairs(session: Session, settings: AuditSettings) -> sa.Select:
-    """Consecutive placements of one worker deployed closer than the limit (later one first)."""
+    """Consecutive placements of one worker deployed closer than the limit.
+
+    One row per close pair: the later placement's columns and the earlier
+    one's as `prev_*`, with `days_apart`. Placements of one day are ordered
+    as declared (by row id), so which is "later" is stable between runs.
+    """
     window = {
         "partition_by": Placement.worker_ref,
         "order_by": (Placement.deployment_date, Placement.id),
@@ -99,7 +104,7 @@ def close_pairs(session: Session, settings: AuditSettings) -> sa.Select:
     )
 
 
-def _placement(partner: str, placement_id: str, licence_no: str, date: Any) -> dict[str, str]:
+def _placement(partner: str, placement_id: str, licence_no: str, date: dt.date) -> dict[str, str]:
     return {
         "placement_id": placement_id,
         "partner_country": partner,

@@ -20,18 +20,21 @@ for fees, contract or repatriation.
 How: the licence timelines come from `monitor.services.licence_status`
 (`licence_intervals`, the contract's replay of the events, one row per
 period of constant status). The periods that are not active (registry
-sized) go into a temporary table; one join against the placements
-(deployment_date between the period's first and last day) finds every
-placement deployed in one. Evidence: the status on that date, the period
-(since / until, inclusive; None = unbounded) and the registry event that
-caused it (e.g. suspended since 2025-03-01, with the event's reason).
-`examined` counts the placements of registered licences.
+sized) are joined to the placements set-based by
+`jobs.rules.common.placements_in_periods` (a temporary table; deployment
+date between the period's first and last day).
+
+Evidence: the status on that date, the period (since / until, inclusive;
+None = unbounded) and the registry event that caused it, with its reason:
+the suspension, the revocation or cancellation, or for an expired licence
+the latest issue or renewal and its `expires` (e.g. "suspended since
+2025-03-01 (suspended)"). `examined` counts the placements of registered
+licences.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -40,8 +43,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
-from jobs.rules.common import count_registered_placements
-from monitor.models import LicenceEvent, Placement
+from jobs.rules.common import count_registered_placements, placements_in_periods
+from monitor.models import LicenceEvent
 from monitor.services.licence_status import StatusInterval, licence_intervals
 
 CODE = "LIC_INACTIVE_PLACEMENT"
@@ -53,20 +56,6 @@ CAUSING_EVENTS = {
     "revoked": ("revoked", "cancelled"),
     "expired": ("issued", "renewed"),
 }
-
-_EARLIEST = dt.date(1, 1, 1)
-_LATEST = dt.date(9999, 12, 31)
-
-_inactive_periods = sa.Table(
-    "tmp_lic_inactive_periods",
-    sa.MetaData(),
-    sa.Column("period_no", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("licence_no", sa.String(64), nullable=False),
-    sa.Column("first_day", sa.Date, nullable=False),
-    sa.Column("last_day", sa.Date, nullable=False),
-    sa.Index("ix_tmp_lic_inactive_periods_licence", "licence_no", "first_day"),
-    prefixes=["TEMPORARY"],
-)
 
 
 @dataclass(frozen=True)
@@ -110,17 +99,26 @@ def period_evidence(period: StatusInterval, events: list[_Event]) -> dict[str, A
         "status_since": _iso(period.start),
         "status_until": _iso(period.end),
     }
-    kinds = CAUSING_EVENTS.get(period.status)
-    day = period.start or _EARLIEST
-    earlier = events[: bisect_right([e.effective_date for e in events], day)]
-    cause = next((e for e in reversed(earlier) if kinds and e.event in kinds), None)
-    if cause is None:
+    if period.status == "not_licensed":
         first_issue = next((e for e in events if e.event == "issued"), None)
         evidence["cause"] = (
             f"not licensed: first issued on {first_issue.effective_date}"
             if first_issue
             else "not licensed: the registry holds no licence events"
         )
+        return evidence
+    # The latest event of the kind that brings this status, on or before its start.
+    cause = next(
+        (
+            event
+            for event in reversed(events)
+            if event.event in CAUSING_EVENTS[period.status]
+            and (period.start is None or event.effective_date <= period.start)
+        ),
+        None,
+    )
+    if cause is None:
+        evidence["cause"] = period.status
         return evidence
     evidence["event"] = {
         "event": cause.event,
@@ -141,43 +139,12 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per placement of a registered licence deployed in a period not active."""
     examined = count_registered_placements(session)
     periods = [period for period in licence_intervals(session) if period.status != "active"]
-    if not periods:
-        return RuleOutcome(examined=examined, findings=[])
-
-    connection = session.connection()
-    connection.execute(sa.schema.DropTable(_inactive_periods, if_exists=True))
-    _inactive_periods.create(connection)
-    connection.execute(
-        _inactive_periods.insert(),
-        [
-            {
-                "period_no": number,
-                "licence_no": period.licence_no,
-                "first_day": period.start or _EARLIEST,
-                "last_day": period.end or _LATEST,
-            }
-            for number, period in enumerate(periods)
-        ],
+    rows = placements_in_periods(
+        session,
+        [(period.licence_no, None, period.start, period.end) for period in periods],
+        by_agreement=False,
     )
-    rows = connection.execute(
-        sa.select(
-            _inactive_periods.c.period_no,
-            Placement.partner_country,
-            Placement.placement_id,
-            Placement.licence_no,
-            Placement.deployment_date,
-        )
-        .join(
-            Placement,
-            sa.and_(
-                Placement.licence_no == _inactive_periods.c.licence_no,
-                Placement.deployment_date >= _inactive_periods.c.first_day,
-                Placement.deployment_date <= _inactive_periods.c.last_day,
-            ),
-        )
-        .order_by(Placement.partner_country, Placement.placement_id)
-    ).all()
-    connection.execute(sa.schema.DropTable(_inactive_periods))
+    rows.sort(key=lambda row: (row.partner_country, row.placement_id))
 
     events = _events_by_licence(session, {periods[row.period_no].licence_no for row in rows})
     evidence_of: dict[int, dict[str, Any]] = {}

@@ -33,7 +33,15 @@ from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
-from flask import Blueprint, Flask, Request, render_template, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    render_template,
+    send_from_directory,
+    url_for,
+)
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema
 from swagger_ui_bundle import swagger_ui_path
@@ -97,7 +105,7 @@ def docs() -> str:
 
 
 @docs_bp.get("/assets/<path:filename>")
-def docs_asset(filename: str):  # noqa: ANN201 - a static file response
+def docs_asset(filename: str) -> Response:
     return send_from_directory(str(swagger_ui_path), filename)
 
 

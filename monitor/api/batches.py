@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 from flask.views import MethodView
+from marshmallow import RAISE
 
 from monitor import db
 from monitor.api import ApiBlueprint
@@ -33,7 +34,7 @@ from monitor.api.schemas import (
 )
 from monitor.models import User
 from monitor.services import accounts, declarations
-from monitor.uploads import UploadRefused, import_upload
+from monitor.uploads import BATCH_ID_IN_URL, UploadRefused, import_upload
 
 blp = ApiBlueprint(
     "api_batches",
@@ -75,14 +76,14 @@ def _not_found(batch_id: int) -> Response:
 
 @blp.route("/batches")
 class Batches(MethodView):
-    @blp.arguments(BatchListQuerySchema, location="query")
+    @blp.arguments(BatchListQuerySchema, location="query", unknown=RAISE)
     @blp.response(HTTPStatus.OK, BatchSchema(many=True))
     @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
-    def get(self, query: dict[str, str]) -> Any:
+    def get(self, query: dict[str, Any]) -> Any:
         """List the batches you may see, newest first."""
         scope = accounts.country_scope(_api_user())
         country = scope or (query.get("country", "").upper() or None)
-        return declarations.list_batches(db.session(), country)
+        return declarations.list_batches(db.session(), country, limit=query["limit"])
 
     @blp.arguments(UploadSchema, location="form_and_files")
     @blp.response(HTTPStatus.CREATED, ReportSchema, description="A new batch was made.")
@@ -129,7 +130,7 @@ class Batches(MethodView):
         return body, (HTTPStatus.OK if report.replayed else HTTPStatus.CREATED)
 
 
-@blp.route("/batches/<int:batch_id>")
+@blp.route(f"/batches/{BATCH_ID_IN_URL}")
 class BatchDetail(MethodView):
     @blp.response(HTTPStatus.OK, BatchSchema)
     @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
@@ -141,7 +142,7 @@ class BatchDetail(MethodView):
         return _not_found(batch_id) if batch is None else batch
 
 
-@blp.route("/batches/<int:batch_id>/rejections")
+@blp.route(f"/batches/{BATCH_ID_IN_URL}/rejections")
 class BatchRejections(MethodView):
     @blp.response(HTTPStatus.OK, RejectionSchema(many=True))
     @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")

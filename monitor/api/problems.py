@@ -37,10 +37,16 @@ def problem_from_exception(exc: HTTPException) -> Response:
     """Turn an HTTP error (from `abort`, routing, webargs, size limit) into a problem."""
     status = exc.code or 500
     extra: dict[str, Any] = {}
-    # webargs (through flask-smorest) puts the field messages in `data["messages"]`.
-    messages = getattr(exc, "data", {}).get("messages") if hasattr(exc, "data") else None
+    # webargs (through flask-smorest) puts the messages per request location and
+    # field in `data["messages"]`; clients need only the field names.
+    data = getattr(exc, "data", None)
+    messages = data.get("messages") if isinstance(data, dict) else None
     if messages:
-        extra["errors"] = messages
+        extra["errors"] = {
+            field: field_messages
+            for by_field in messages.values()
+            for field, field_messages in by_field.items()
+        }
     detail = exc.description or HTTPStatus(status).description
     if status == HTTPStatus.UNPROCESSABLE_ENTITY and messages:
         detail = "The request is invalid: see `errors` for each field."

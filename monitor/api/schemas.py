@@ -65,6 +65,11 @@ class BatchListQuerySchema(ma.Schema):
         validate=ma.validate.Length(equal=2),
         metadata={"description": "Ministry tokens: only this partner country's batches."},
     )
+    limit = ma.fields.Integer(
+        load_default=100,
+        validate=ma.validate.Range(min=1, max=1000),
+        metadata={"description": "At most this many batches, newest first."},
+    )
 
 
 class ProblemSchema(ma.Schema):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import signal
 import sys
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from monitor import db
 from monitor.cli import needs_database
 from monitor.models import AuditRun
 from monitor.services import flags as flag_service
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 audit_group = AppGroup("audit", help="Run the audit rules and see past runs.")
 flags_group = AppGroup("flags", help="The flags raised by the audit.")
@@ -133,6 +136,7 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
 def scheduler_command() -> None:
     """Run the nightly audit schedule in this process (production: its own service)."""
     app: Flask = current_app._get_current_object()
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     scheduler = build_scheduler(app, BlockingScheduler)
     _stop_on_signals(lambda: scheduler.shutdown(wait=False))
     click.echo(f"Scheduler: {JOB_ID} on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")
@@ -154,6 +158,7 @@ def serve_command(host: str, port: int, no_scheduler: bool) -> None:
     app: Flask = current_app._get_current_object()
     scheduler = None
     if not no_scheduler:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         scheduler = build_scheduler(app, BackgroundScheduler)
         scheduler.start()
         click.echo(f"Audit scheduled on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")

@@ -39,7 +39,7 @@ FILE_ARGUMENT = click.Path(exists=True, dir_okay=False, readable=True, path_type
 def format_report(report: Mapping[str, Any], filename: str) -> str:
     """The import report as lines for a person (the same for import and upload)."""
     rejected = report.get("rejected", [])
-    rejected_rows = len({item["line"] for item in rejected})
+    rejected_rows = report["rows"] - report["stored"] - report["skipped"]
     batch = f" (batch {report['batch_id']})" if report.get("batch_id") is not None else ""
     if report["status"] == "refused":
         lines = [f"{filename}: refused{batch}: {report.get('error', '')}", "Nothing was stored."]
@@ -50,6 +50,12 @@ def format_report(report: Mapping[str, Any], filename: str) -> str:
             f"{rejected_rows} rejected"
         ]
         lines += [f"  line {r['line']}, {r['column']}: {r['reason']}" for r in rejected]
+        listed_rows = len({r["line"] for r in rejected})
+        if listed_rows < rejected_rows:
+            lines.append(
+                f"  ... the first {listed_rows:,} rejected rows are listed; "
+                "the batch keeps every one (download its report)"
+            )
     if report.get("replayed"):
         lines.append(
             "This file was sent before: this is its earlier outcome; nothing new was stored."

@@ -86,7 +86,11 @@ def demo(scale: int, seed: int, output: Path | None, no_load: bool, if_empty: bo
     for module in summary["missing"]:
         click.echo(f"Not loaded: {module} is not installed.", err=True)
     if problems:
-        click.echo(f"Error: {problems} demo rows or files were not accepted.", err=True)
+        click.echo(
+            f"Error: {problems} demo rows or files were not accepted (was this database "
+            "loaded before with another --scale or --seed? Demo ids then clash).",
+            err=True,
+        )
         sys.exit(1)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from monitor import db
 from monitor.cli import import_group, needs_database
@@ -24,12 +25,14 @@ from monitor.services.registry_import import FileReport, RegistryImportReport, i
 
 
 def _describe(report: FileReport) -> list[str]:
-    counts = f"{report.rows} rows"
     if report.status == "stored":
-        counts += (
-            f": {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged"
+        counts = (
+            f" ({report.rows} rows: {report.inserted} inserted, {report.updated} updated, "
+            f"{report.unchanged} unchanged)"
         )
-    lines = [f"{report.file}: {report.status} ({counts})"]
+    else:
+        counts = f" ({report.rows} rows)" if report.rows else ""
+    lines = [f"{report.file}: {report.status}{counts}"]
     if report.error:
         lines.append(f"  {report.error}")
     lines += [
@@ -62,6 +65,7 @@ def render_text(report: RegistryImportReport) -> str:
     "directory", type=click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@with_appcontext
 @needs_database
 def import_registry_command(directory: Path, as_json: bool) -> None:
     """Load the registry files found in DIRECTORY (agencies.csv, licence_events.csv ...)."""

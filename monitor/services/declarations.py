@@ -32,7 +32,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -67,6 +67,8 @@ from validators.declarations import (
 )
 
 EXIT_CODES = {"stored": 0, "partial": 1, "refused": 2}
+# Rejections listed in a report (bounded memory); every one is kept in the batch.
+MAX_LISTED_REJECTIONS = 100_000
 TABLES: dict[str, sa.Table] = {
     "placements": Placement.__table__,  # type: ignore[dict-item]
     "fees": Fee.__table__,  # type: ignore[dict-item]
@@ -76,7 +78,12 @@ _HASH_BLOCK = 1 << 20
 
 @dataclass
 class ImportReport:
-    """What became of an upload; `to_json()` is the contract's `--json` object."""
+    """What became of an upload; `to_json()` is the contract's `--json` object.
+
+    `rejected` lists at most MAX_LISTED_REJECTIONS rejections (every one is
+    kept with the batch: `batch_rejections()`); `rows_rejected` counts the
+    rejected rows (a row may have several rejections).
+    """
 
     batch_id: int | None
     status: Literal["stored", "partial", "refused"]
@@ -84,6 +91,7 @@ class ImportReport:
     stored: int = 0
     skipped: int = 0
     rejected: list[RowError] = field(default_factory=list)
+    rows_rejected: int = 0
     error: str | None = None
     replayed: bool = False
 
@@ -91,11 +99,6 @@ class ImportReport:
     def exit_code(self) -> int:
         """0 every row stored or skipped, 1 some rows rejected, 2 file refused."""
         return EXIT_CODES[self.status]
-
-    @property
-    def rows_rejected(self) -> int:
-        """How many rows were rejected (a row may have several rejections)."""
-        return len({rejection.line for rejection in self.rejected})
 
     def to_json(self) -> dict[str, Any]:
         """The report exactly as the contract's `--json` object."""
@@ -224,7 +227,7 @@ def load_references(session: Session, home_country: str) -> References:
 def _import_rows(
     session: Session,
     batch: ImportBatch,
-    chunks: Any,
+    chunks: Iterator[pd.DataFrame],
     home_country: str,
     today: dt.date,
 ) -> ImportReport:
@@ -246,8 +249,9 @@ def _import_rows(
         report.rows += len(frame)
         report.stored += stored
         report.skipped += skipped
-        report.rejected.extend(rejections)
-    if report.rejected:
+        report.rows_rejected += errors["line"].nunique()
+        report.rejected.extend(rejections[: MAX_LISTED_REJECTIONS - len(report.rejected)])
+    if report.rows_rejected:
         report.status = "partial"
     batch.status = report.status
     batch.rows_total = report.rows
@@ -476,17 +480,19 @@ def _report_of(session: Session, batch: ImportBatch, *, replayed: bool) -> Impor
         rows=batch.rows_total,
         stored=batch.rows_stored,
         skipped=batch.rows_skipped,
-        rejected=_rejections(session, batch.id),
+        rejected=_rejections(session, batch.id, limit=MAX_LISTED_REJECTIONS),
+        rows_rejected=batch.rows_rejected,
         error=batch.error,
         replayed=replayed,
     )
 
 
-def _rejections(session: Session, batch_id: int) -> list[RowError]:
+def _rejections(session: Session, batch_id: int, limit: int | None = None) -> list[RowError]:
     rows = session.execute(
         sa.select(BatchRejection.line, BatchRejection.column, BatchRejection.reason)
         .where(BatchRejection.batch_id == batch_id)
         .order_by(BatchRejection.line, BatchRejection.id)
+        .limit(limit)
     ).all()
     return [RowError(line=line, column=column, reason=reason) for line, column, reason in rows]
 
@@ -516,7 +522,7 @@ def get_batch(
 def batch_rejections(
     session: Session, batch_id: int, partner_country: str | None = None
 ) -> list[RowError]:
-    """The rejected rows of a visible batch, by line ([] if the batch is not visible)."""
+    """Every rejection of a visible batch, by line ([] if the batch is not visible)."""
     if get_batch(session, batch_id, partner_country) is None:
         return []
     return _rejections(session, batch_id)

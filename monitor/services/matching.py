@@ -43,12 +43,13 @@ Candidates are scored in one vectorised `rapidfuzz.process.cpdist` call
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import unicodedata
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,9 @@ MAX_BLOCK_PAIRS = 250_000
 # Name tokens shorter than this do not form blocks (exact name joins still apply).
 MIN_TOKEN_LENGTH = 3
 WORKERS = 2
+# Name scores are fractions with small denominators (lengths of two names):
+# distinct scores differ by far more than this.
+SCORE_TOLERANCE = 1e-3
 
 # Honorifics and titles dropped from the START of a name (repeatedly:
 # "Dato' Sri Dr. Ahmad"). Words that are also common given or family names
@@ -172,9 +176,11 @@ def mask_id(value: str | None) -> str | None:
     return "***" + (normalised[-3:] if len(normalised) > 4 else "")
 
 
-@dataclass(frozen=True)
-class Person:
-    """One record to compare; `key` is the caller's own reference to it."""
+class Person(NamedTuple):
+    """One record to compare; `key` is the caller's own reference to it.
+
+    A named tuple: cheap to build by the hundred thousand.
+    """
 
     key: Hashable
     full_name: str
@@ -273,7 +279,8 @@ def match_people(
     right_dobs = right_frame["dob"].to_numpy()[right_pos]
     both_dobs = (left_dobs > 0) & (right_dobs > 0)
 
-    similar = scores >= threshold
+    # Scores are float32: allow for rounding so an exact 90.0 is never 89.99999.
+    similar = scores >= threshold - SCORE_TOLERANCE
     confirmed = same_id | (similar & both_dobs & (left_dobs == right_dobs))
     possible = ~confirmed & similar & ~both_dobs & ~both_ids
     keep = confirmed | possible if include_possible else confirmed
@@ -374,27 +381,24 @@ def _birth_date_pairs(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
 def _tokens(
     frame: pd.DataFrame, *, minimum: int = MIN_TOKEN_LENGTH, with_name: bool = False
 ) -> pd.DataFrame:
-    """One row per (record, distinct name token of `minimum`+ characters), with its birth date.
+    """One row per (record, name token of `minimum`+ characters), with its birth date.
 
     `with_name` adds the whole normalised name as one more key.
     """
-    positions: list[int] = []
-    births: list[int] = []
-    keys: list[str] = []
-    for pos, birth, name in zip(
-        frame["pos"].tolist(), frame["dob"].tolist(), frame["name"].tolist(), strict=True
-    ):
-        words = {word for word in name.split() if len(word) >= minimum}
-        if with_name and name:
-            words.add(name)
-        positions += [pos] * len(words)
-        births += [birth] * len(words)
-        keys += words
+    names = frame["name"].tolist()
+    words = [name.split() for name in names]
+    if with_name:
+        words = [
+            [*split, name] if name else split for split, name in zip(words, names, strict=True)
+        ]
+    counts = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    keys = np.array(list(itertools.chain.from_iterable(words)), dtype=object)
+    long_enough = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)) >= minimum
     return pd.DataFrame(
         {
-            "pos": np.array(positions, dtype=np.int64),
-            "dob": np.array(births, dtype=np.int64),
-            "key": pd.Series(keys, dtype=object),
+            "pos": np.repeat(frame["pos"].to_numpy(), counts)[long_enough],
+            "dob": np.repeat(frame["dob"].to_numpy(), counts)[long_enough],
+            "key": keys[long_enough],
         }
     )
 

@@ -24,9 +24,9 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site (no scheme, no host): no open redirect after sign-in."""
-    if target:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/"):
+        if not parts.scheme and not parts.netloc:
             return target
     return url_for("batches.index")
 

@@ -33,12 +33,15 @@ from wtforms import SelectChoice, SelectField
 from monitor import db
 from monitor.auth import any_role_required, current_scope, partner_required
 from monitor.services import declarations
-from monitor.uploads import DECLARATION_KINDS, UploadRefused, import_upload
+from monitor.uploads import BATCH_ID_IN_URL, DECLARATION_KINDS, UploadRefused, import_upload
 
 bp = Blueprint("batches", __name__, url_prefix="/batches")
 
 REJECTIONS_SHOWN = 1000
 BATCHES_SHOWN = 500
+# A byte-order mark so that Excel reads the downloaded CSV as UTF-8, not the
+# local code page (reasons can quote names with accents).
+EXCEL_UTF8_MARK = "\ufeff"
 
 
 class UploadForm(FlaskForm):
@@ -70,7 +73,6 @@ def index() -> str:
 @partner_required
 def upload() -> str | Response | tuple[str, int]:
     form = UploadForm()
-    report = None
     if form.validate_on_submit():
         try:
             report = import_upload(
@@ -83,17 +85,15 @@ def upload() -> str | Response | tuple[str, int]:
         except UploadRefused as exc:
             form.file.errors.append(str(exc))
         else:
-            if report.batch_id is not None:
-                if report.replayed:
-                    flash("This file was uploaded before: nothing new was stored.")
-                return redirect(
-                    url_for("batches.show", batch_id=report.batch_id), HTTPStatus.SEE_OTHER
-                )
+            # Every outcome, a refusal too, is recorded as a batch: show its report.
+            if report.replayed:
+                flash("This file was uploaded before: nothing new was stored.")
+            return redirect(url_for("batches.show", batch_id=report.batch_id), HTTPStatus.SEE_OTHER)
     status = HTTPStatus.OK if request.method == "GET" else HTTPStatus.UNPROCESSABLE_ENTITY
-    return render_template("batches/upload.html", form=form, report=report), status
+    return render_template("batches/upload.html", form=form), status
 
 
-@bp.get("/<int:batch_id>")
+@bp.get(f"/{BATCH_ID_IN_URL}")
 @any_role_required
 def show(batch_id: int) -> str:
     session = db.session()
@@ -110,7 +110,7 @@ def show(batch_id: int) -> str:
     )
 
 
-@bp.get("/<int:batch_id>/rejections.csv")
+@bp.get(f"/{BATCH_ID_IN_URL}/rejections.csv")
 @any_role_required
 def rejections_csv(batch_id: int) -> Response:
     session = db.session()
@@ -119,6 +119,7 @@ def rejections_csv(batch_id: int) -> Response:
     if batch is None:
         abort(HTTPStatus.NOT_FOUND)
     buffer = io.StringIO()
+    buffer.write(EXCEL_UTF8_MARK)
     declarations.write_rejections_csv(
         buffer, declarations.batch_rejections(session, batch_id, scope)
     )

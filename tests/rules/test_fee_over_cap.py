@@ -132,7 +132,9 @@ def test_wage_multiple_cap_converts_the_wage_currency(corridor):
 
 
 def test_fixed_cap_in_another_currency(corridor):
-    add_fee_rule(corridor, "AGR-NP-MY", "5120", cap_type="fixed", cap_amount="50000", cap_currency="NPR")
+    add_fee_rule(
+        corridor, "AGR-NP-MY", "5120", cap_type="fixed", cap_amount="50000", cap_currency="NPR"
+    )
     add_placement(corridor, "P-1", licence_no="L-1", occupation="5120")
     add_fee(corridor, "P-1", "380")  # 380 USD > 375 USD (50,000 NPR) + 0.5%
 
@@ -249,3 +251,51 @@ def test_no_fee_rule_no_flag(corridor):
 
     assert list(outcome.findings) == []
     assert outcome.examined == 0
+
+
+def test_wage_multiple_without_a_wage_rate_is_skipped(corridor):
+    add_fee_rule(corridor, occupation="7112", cap_type="wage_multiple", cap_amount="1")
+    add_placement(
+        corridor,
+        "P-1",
+        licence_no="L-1",
+        occupation="7112",
+        monthly_wage="900",
+        wage_currency="QAR",
+    )
+    add_fee(corridor, "P-1", "5000")
+
+    outcome = fee_over_cap.run(corridor, AuditSettings())
+
+    assert list(outcome.findings) == []
+    assert outcome.examined == 0
+
+
+def test_same_placement_id_in_two_partner_countries_gives_two_findings(corridor):
+    add_agreement(corridor, "AGR-NP-QA", destination_country="QA")
+    add_fee_rule(corridor, "AGR-NP-QA", cap_amount="100")
+    add_placement(corridor, "P-1", licence_no="L-1")
+    add_fee(corridor, "P-1", "500")
+    add_placement(corridor, "P-1", licence_no="L-2", agreement_id="AGR-NP-QA", partner_country="QA")
+    add_fee(corridor, "P-1", "200", partner_country="QA")
+
+    outcome = fee_over_cap.run(corridor, AuditSettings())
+
+    by_country = {finding.partner_country: finding for finding in outcome.findings}
+    assert set(by_country) == {"MY", "QA"}
+    assert by_country["MY"].licence_no == "L-1"
+    assert by_country["MY"].evidence["cap_usd"] == "400.00"
+    assert by_country["QA"].licence_no == "L-2"
+    assert by_country["QA"].evidence["cap_usd"] == "100.00"
+    assert by_country["QA"].evidence["agency_total_usd"] == "200.00"
+
+
+def test_whole_wage_multiple_reads_plainly_in_evidence(corridor):
+    add_fee_rule(corridor, occupation="7112", cap_type="wage_multiple", cap_amount="10")
+    add_placement(corridor, "P-1", licence_no="L-1", occupation="7112", monthly_wage="100")
+    add_fee(corridor, "P-1", "1100")
+
+    evidence = findings(corridor)["P-1"].evidence
+
+    assert evidence["cap"] == "10 x monthly wage 100.00 USD"
+    assert evidence["cap_usd"] == "1000.00"

@@ -94,3 +94,22 @@ def test_examines_only_placements_of_registered_licences(session: Session) -> No
 
     assert outcome.examined == 1
     assert [finding.subject for finding in outcome.findings] == [{"placement_id": "P-known"}]
+
+
+def test_overlapping_and_nested_authorisations_cover_their_union(session: Session) -> None:
+    add_agreement(session)
+    add_agency(session, "L-1")
+    add_authorisation(session, "L-1", valid_from=dt.date(2024, 1, 1), valid_to=dt.date(2024, 9, 30))
+    add_authorisation(session, "L-1", valid_from=dt.date(2024, 2, 1), valid_to=dt.date(2024, 3, 31))
+    add_authorisation(
+        session, "L-1", valid_from=dt.date(2024, 6, 1), valid_to=dt.date(2024, 12, 31)
+    )
+    for placement_id, date in (
+        ("P-in-first", dt.date(2024, 4, 15)),
+        ("P-in-overlap", dt.date(2024, 7, 15)),
+        ("P-in-last", dt.date(2024, 11, 15)),
+        ("P-after-all", dt.date(2025, 1, 1)),
+    ):
+        add_placement(session, placement_id, licence_no="L-1", deployment_date=date)
+
+    assert set(flagged(session)) == {"P-after-all"}

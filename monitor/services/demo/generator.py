@@ -256,6 +256,9 @@ class _Builder:
         self.planted: Counter[str] = Counter()
         width = max(4, len(str(agencies + 600)))
         self.licence_format = f"L-{{:0{width}d}}"
+        # Licence numbers that partner regulators declare but the registry never issued.
+        self.unknown_licences = [self.licence_format.format(agencies + 500 + n) for n in range(12)]
+        self.worker_serial = 0
 
     # -- files ---------------------------------------------------------------
 
@@ -776,10 +779,130 @@ class _Builder:
 
     # -- declarations ----------------------------------------------------------
 
+    def _deployment(self) -> tuple[_Agency | None, str, _Agreement, int]:
+        """Who deployed under which agreement on which day; a few break a licence rule."""
+        rng = self.rng
+        scenario = rng.random()
+        pair = self.clean_pairs[
+            bisect_right(self.clean_cumulative, rng.random() * self.clean_cumulative[-1])
+        ]
+        agency: _Agency | None = pair.agency
+        agreement = pair.agreement
+        day = pair.clean.pick(rng)
+        licence_no = pair.agency.licence_no
+        if scenario < P_UNKNOWN_AGENCY:
+            licence_no = rng.choice(self.unknown_licences)
+            agency = None
+            self.planted["LIC_UNKNOWN_AGENCY"] += 1
+        elif scenario < P_UNKNOWN_AGENCY + P_INACTIVE and self.inactive_pairs:
+            pair = self.inactive_pairs[
+                bisect_right(self.inactive_cumulative, rng.random() * self.inactive_cumulative[-1])
+            ]
+            agency, agreement = pair.agency, pair.agreement
+            licence_no = pair.agency.licence_no
+            day = pair.inactive.pick(rng)
+            self.planted["LIC_INACTIVE_PLACEMENT"] += 1
+        elif scenario < P_UNKNOWN_AGENCY + P_INACTIVE + P_UNAUTHORISED:
+            others = [
+                other
+                for other in self.agreements
+                if covers(other.in_force, day) and not pair.agency.authorised(other, day)
+            ]
+            if others:
+                agreement = rng.choice(others)
+                self.planted["LIC_UNAUTHORISED_CORRIDOR"] += 1
+        elif (
+            scenario < P_UNKNOWN_AGENCY + P_INACTIVE + P_UNAUTHORISED + P_NOT_IN_FORCE
+            and self.out_of_force
+        ):
+            agreement, picker, holders = rng.choice(self.out_of_force)
+            agency = rng.choice(holders).agency
+            licence_no = agency.licence_no
+            day = picker.pick(rng)
+            self.planted["AGR_NOT_IN_FORCE"] += 1
+        return agency, licence_no, agreement, day
+
+    def _worker_ref(self, ring: list[tuple[str, int]], day: int) -> str:
+        """A new worker, or one deployed shortly before (a duplicate) or long before."""
+        rng = self.rng
+        draw = rng.random()
+        if ring and draw < P_DUPLICATE_WORKER + P_RETURNING_WORKER:
+            duplicate = draw < P_DUPLICATE_WORKER
+            for _attempt in range(12):
+                ref, seen_day = ring[rng.randint(0, len(ring) - 1)]
+                gap = abs(day - seen_day)
+                if (duplicate and 0 < gap < 365) or (not duplicate and gap > 400):
+                    if duplicate:
+                        self.planted["LIC_DUPLICATE_WORKER"] += 1
+                    return ref
+        self.worker_serial += 1
+        digest = hashlib.blake2b(
+            self.worker_serial.to_bytes(8, "big"), key=self.worker_key, digest_size=8
+        )
+        worker_ref = "W-" + digest.hexdigest()
+        if len(ring) < RECENT_WORKERS:
+            ring.append((worker_ref, day))
+        else:
+            ring[self.worker_serial % RECENT_WORKERS] = (worker_ref, day)
+        return worker_ref
+
+    def _fees(
+        self, rule: world.FeeRuleSpec, cap: int, agency: _Agency | None, usd_per_rupee: float
+    ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """Fees in rupees as (category, amount): declared by the agency, reported by the worker."""
+        rng = self.rng
+        random_ = rng.random
+        agency_rows: list[tuple[str, int]] = []
+        worker_extra: list[tuple[str, int]] = []
+        prohibited = bool(rule.prohibited) and random_() < P_PROHIBITED
+        if cap == 0:
+            if random_() < P_ZERO_CAP_CHARGED:
+                agency_rows.append(("service_charge", rng.randint(5000, 20000)))
+        elif random_() >= P_AGENCY_SILENT:
+            if prohibited:  # a separate fee for what the employer must pay
+                total = int(cap * rng.uniform(0.4, 0.6))
+            elif agency is not None and agency.gouger:
+                total = int(cap * rng.uniform(2.5, 4.0))
+            elif random_() < P_OVER_CAP:
+                total = int(cap * rng.uniform(1.2, 2.5))
+            else:
+                total = int(cap * rng.uniform(0.5, 0.97))
+            if random_() < 0.3:
+                service = total * rng.randint(70, 85) // 100
+                other = "medical" if random_() < 0.6 else "documentation"
+                agency_rows += [("service_charge", service), (other, total - service)]
+            else:
+                agency_rows.append(("service_charge", total))
+        if random_() < P_UNDERDECLARED:
+            worker_extra.append(("recruitment_fee", rng.randint(30000, 150000)))
+        if prohibited:
+            category = rng.choice(rule.prohibited.split(";"))
+            if cap and random_() < 0.5:  # still within the cap in total
+                amount = int(cap * rng.uniform(0.1, 0.35))
+            elif category == "travel":
+                amount = rng.randint(40000, 70000)
+            else:
+                amount = rng.randint(5000, 25000)
+            if random_() < 0.5:
+                agency_rows.append((category, amount))
+            else:
+                worker_extra.append((category, amount))
+            self.planted["FEE_PROHIBITED_CATEGORY"] += 1
+        worker_rows: list[tuple[str, int]] = []
+        if worker_extra or not agency_rows or random_() < P_WORKER_REPORTS:
+            worker_rows = agency_rows + worker_extra
+        agency_total = sum(amount for _category, amount in agency_rows)
+        worker_total = sum(amount for _category, amount in worker_rows)
+        if max(agency_total, worker_total) > cap * (1 + FEE_CAP_TOLERANCE):
+            self.planted["FEE_OVER_CAP"] += 1
+        excess = worker_total - agency_total
+        if excess > agency_total * 0.1 and excess * usd_per_rupee > 25:
+            self.planted["FEE_UNDERDECLARED"] += 1
+        return agency_rows, worker_rows
+
     def write_declarations(self, placement_count: int) -> Counter[tuple[int, str, int]]:
         """Stream placements and fees, one folder per partner country."""
         rng = self.rng
-        random_ = rng.random
         randint = rng.randint
         npr = self.fx[world.HOME_CURRENCY]
         fx = self.fx
@@ -797,7 +920,6 @@ class _Builder:
             for corridor in world.CORRIDORS
         }
         width = max(7, len(str(placement_count * 3)))
-        unknown_pool = [self.licence_format.format(self.agency_count + 500 + n) for n in range(12)]
         streams: list[TextIO] = []
         writers: dict[str, tuple[Any, Any]] = {}
         counters = {corridor.country: [0, 0] for corridor in world.CORRIDORS}
@@ -805,9 +927,6 @@ class _Builder:
             corridor.country: [] for corridor in world.CORRIDORS
         }
         placed: Counter[tuple[int, str, int]] = Counter()
-        planted = self.planted
-        worker_serial = 0
-        key = self.worker_key
         try:
             for corridor in world.CORRIDORS:
                 placements_stream = self._open(f"declarations/{corridor.country}/placements.csv")
@@ -819,83 +938,21 @@ class _Builder:
                 fee_writer.writerow(FEE_COLUMNS)
                 writers[corridor.country] = (placement_writer, fee_writer)
 
-            clean_pairs, clean_cumulative = self.clean_pairs, self.clean_cumulative
-            clean_total = clean_cumulative[-1]
-            inactive_pairs, inactive_cumulative = self.inactive_pairs, self.inactive_cumulative
             for _ in range(placement_count):
-                scenario = random_()
-                pair = clean_pairs[bisect_right(clean_cumulative, random_() * clean_total)]
-                agency, agreement = pair.agency, pair.agreement
-                day = pair.clean.pick(rng)
-                licence_no = agency.licence_no
-                if scenario < P_UNKNOWN_AGENCY:
-                    licence_no = rng.choice(unknown_pool)
-                    agency = None
-                    planted["LIC_UNKNOWN_AGENCY"] += 1
-                elif scenario < P_UNKNOWN_AGENCY + P_INACTIVE and inactive_pairs:
-                    pair = inactive_pairs[
-                        bisect_right(inactive_cumulative, random_() * inactive_cumulative[-1])
-                    ]
-                    agency, agreement = pair.agency, pair.agreement
-                    licence_no = agency.licence_no
-                    day = pair.inactive.pick(rng)
-                    planted["LIC_INACTIVE_PLACEMENT"] += 1
-                elif scenario < P_UNKNOWN_AGENCY + P_INACTIVE + P_UNAUTHORISED:
-                    others = [
-                        other
-                        for other in self.agreements
-                        if covers(other.in_force, day) and not agency.authorised(other, day)
-                    ]
-                    if others:
-                        agreement = rng.choice(others)
-                        planted["LIC_UNAUTHORISED_CORRIDOR"] += 1
-                elif (
-                    scenario < P_UNKNOWN_AGENCY + P_INACTIVE + P_UNAUTHORISED + P_NOT_IN_FORCE
-                    and self.out_of_force
-                ):
-                    agreement, picker, holders = rng.choice(self.out_of_force)
-                    agency = rng.choice(holders).agency
-                    licence_no = agency.licence_no
-                    day = picker.pick(rng)
-                    planted["AGR_NOT_IN_FORCE"] += 1
-
+                agency, licence_no, agreement, day = self._deployment()
                 corridor = agreement.corridor
                 country = corridor.country
                 occupation = agreement.occupations[
                     bisect_right(
                         agreement.occupation_cumulative,
-                        random_() * agreement.occupation_cumulative[-1],
+                        rng.random() * agreement.occupation_cumulative[-1],
                     )
                 ]
                 steps = (corridor.wage_high - corridor.wage_low) // corridor.wage_step
                 wage = corridor.wage_low + corridor.wage_step * randint(0, steps)
                 if occupation in world.SKILLED_OCCUPATIONS:
                     wage = wage * 13 // 10
-
-                # The worker: new, or one seen shortly before (a duplicate), or long before.
-                ring = recent[country]
-                worker_ref = ""
-                draw = random_()
-                if ring and draw < P_DUPLICATE_WORKER + P_RETURNING_WORKER:
-                    duplicate = draw < P_DUPLICATE_WORKER
-                    for _attempt in range(12):
-                        ref, seen_day = ring[randint(0, len(ring) - 1)]
-                        gap = abs(day - seen_day)
-                        if (duplicate and 0 < gap < 365) or (not duplicate and gap > 400):
-                            worker_ref = ref
-                            if duplicate:
-                                planted["LIC_DUPLICATE_WORKER"] += 1
-                            break
-                if not worker_ref:
-                    worker_serial += 1
-                    digest = hashlib.blake2b(
-                        worker_serial.to_bytes(8, "big"), key=key, digest_size=8
-                    )
-                    worker_ref = "W-" + digest.hexdigest()
-                    if len(ring) < RECENT_WORKERS:
-                        ring.append((worker_ref, day))
-                    else:
-                        ring[worker_serial % RECENT_WORKERS] = (worker_ref, day)
+                worker_ref = self._worker_ref(recent[country], day)
 
                 counter = counters[country]
                 counter[0] += 1
@@ -922,7 +979,7 @@ class _Builder:
                 if agency is not None:
                     placed[(agency.index, agreement.spec.agreement_id, year_of[day - START])] += 1
 
-                # Fees, in NPR unless the worker reports in USD.
+                # Fees, in NPR unless the worker reports in USD; the cap in NPR too.
                 month = month_of[day - START]
                 rule = agreement.rule_for(occupation)
                 if rule.cap_type == "zero":
@@ -932,55 +989,10 @@ class _Builder:
                 else:
                     rate = fx[corridor.currency][month] / npr[month]
                     cap = int(float(rule.cap_amount) * wage * rate)
-                agency_rows: list[tuple[str, int]] = []
-                worker_extra: list[tuple[str, int]] = []
-                prohibited = bool(rule.prohibited) and random_() < P_PROHIBITED
-                if cap == 0:
-                    if random_() < P_ZERO_CAP_CHARGED:
-                        agency_rows.append(("service_charge", randint(5000, 20000)))
-                elif random_() >= P_AGENCY_SILENT:
-                    if prohibited:  # a separate fee for what the employer must pay
-                        total = int(cap * rng.uniform(0.4, 0.6))
-                    elif agency is not None and agency.gouger:
-                        total = int(cap * rng.uniform(2.5, 4.0))
-                    elif random_() < P_OVER_CAP:
-                        total = int(cap * rng.uniform(1.2, 2.5))
-                    else:
-                        total = int(cap * rng.uniform(0.5, 0.97))
-                    if random_() < 0.3:
-                        service = total * randint(70, 85) // 100
-                        other = "medical" if random_() < 0.6 else "documentation"
-                        agency_rows += [("service_charge", service), (other, total - service)]
-                    else:
-                        agency_rows.append(("service_charge", total))
-                if random_() < P_UNDERDECLARED:
-                    worker_extra.append(("recruitment_fee", randint(30000, 150000)))
-                if prohibited:
-                    category = rng.choice(rule.prohibited.split(";"))
-                    if cap and random_() < 0.5:  # still within the cap in total
-                        amount = int(cap * rng.uniform(0.1, 0.35))
-                    elif category == "travel":
-                        amount = randint(40000, 70000)
-                    else:
-                        amount = randint(5000, 25000)
-                    if random_() < 0.5:
-                        agency_rows.append((category, amount))
-                    else:
-                        worker_extra.append((category, amount))
-                    planted["FEE_PROHIBITED_CATEGORY"] += 1
-                worker_rows: list[tuple[str, int]] = []
-                if worker_extra or not agency_rows or random_() < P_WORKER_REPORTS:
-                    worker_rows = agency_rows + worker_extra
-                agency_total = sum(amount for _category, amount in agency_rows)
-                worker_total = sum(amount for _category, amount in worker_rows)
-                if max(agency_total, worker_total) > cap * (1 + FEE_CAP_TOLERANCE):
-                    planted["FEE_OVER_CAP"] += 1
-                excess = worker_total - agency_total
-                if excess > agency_total * 0.1 and excess * npr[month] > 25:
-                    planted["FEE_UNDERDECLARED"] += 1
-                paid_day = day - randint(5, 90)
+                agency_rows, worker_rows = self._fees(rule, cap, agency, npr[month])
+                paid_day = iso[day - randint(5, 90)]
                 for reporter, rows in (("agency", agency_rows), ("worker", worker_rows)):
-                    in_usd = reporter == "worker" and random_() < P_WORKER_USD
+                    in_usd = reporter == "worker" and rng.random() < P_WORKER_USD
                     for category, rupees in rows:
                         counter[1] += 1
                         if in_usd:
@@ -996,7 +1008,7 @@ class _Builder:
                                 category,
                                 amount_text,
                                 currency,
-                                iso[paid_day],
+                                paid_day,
                                 reporter,
                             )
                         )

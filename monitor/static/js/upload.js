@@ -1,7 +1,6 @@
 // Declaration upload with a progress bar (XMLHttpRequest upload progress events).
 // Without JavaScript the form still posts normally; with it, the same POST is sent
-// by XHR so the bar can follow the upload. The server answers as for a normal post:
-// a redirect to the batch report (followed here), or the form again with its errors.
+// by XHR so the bar can follow the upload, and the server's answer replaces the page.
 (function () {
   "use strict";
 
@@ -54,14 +53,15 @@
       percent.textContent = "Sent; checking the file…";
     });
     xhr.addEventListener("load", function () {
-      if (xhr.responseURL && xhr.responseURL !== action && xhr.status === 200) {
-        window.location.assign(xhr.responseURL);  // the batch report
-        return;
-      }
-      // The form again (with its errors) or an error page: show it in place.
+      // The answer is a whole page: the batch report (after the redirect, which
+      // XHR follows), the form again with its errors, or an error page. Show it
+      // in place; a second request would lose its one-time messages.
       var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
       document.title = page.title;
       document.body.replaceWith(page.body);
+      if (xhr.responseURL && xhr.responseURL !== window.location.href) {
+        window.history.pushState(null, "", xhr.responseURL);
+      }
       bind();
     });
     xhr.addEventListener("error", function () {
@@ -72,5 +72,7 @@
     xhr.send(new FormData(form));
   }
 
+  // Going back from a report shown in place: load that page for real.
+  window.addEventListener("popstate", function () { window.location.reload(); });
   bind();
 }());
