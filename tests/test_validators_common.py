@@ -85,6 +85,11 @@ def test_non_utf8_line_is_found_beyond_the_first_block(tmp_path: Path) -> None:
     assert "line 120002" in refusal(path)
 
 
+def test_utf16_file_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "licence_no,name\nL-1,One\n", encoding="utf-16")
+    assert "UTF-16" in refusal(path)
+
+
 def test_spreadsheet_workbook_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "agencies.csv"
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 40)

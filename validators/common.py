@@ -93,6 +93,8 @@ def check_utf8(path: Path) -> None:
                 "this is a spreadsheet workbook, not a CSV file: "
                 "save it as 'CSV UTF-8 (comma delimited)'"
             )
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise FileRefused("the file is UTF-16 (\"Unicode text\"): save it as 'CSV UTF-8'")
         stream.seek(0)
         line_no = 1
         pending = b""

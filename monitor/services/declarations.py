@@ -59,6 +59,7 @@ from validators.declarations import (
     Kind,
     References,
     error_frame,
+    is_in,
     money_hundredths,
     open_declaration,
     reference_errors,
@@ -296,7 +297,7 @@ def _import_chunk(
 
     if kind == "fees" and len(valid):
         held = _held_placement_ids(connection, partner, valid["placement_id"].unique().tolist())
-        orphan = ~valid["placement_id"].isin(held)
+        orphan = ~is_in(valid["placement_id"], held)
         if orphan.any():
             errors.append(
                 error_frame(
@@ -328,7 +329,7 @@ def _compare_with_held(
     held = _held_rows(connection, kind, batch.partner_country, valid[id_column].tolist())
     if held.empty:
         return valid, error_frame(), 0
-    matched = valid[id_column].isin(held[id_column])
+    matched = is_in(valid[id_column], held[id_column].tolist())
     pairs = (
         valid[matched]
         .rename_axis("line")
