@@ -202,6 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--placements", type=int, default=1_000_000)
     parser.add_argument("--postgres", metavar="URL", help="also benchmark this PostgreSQL server")
+    parser.add_argument("--skip-sqlite", action="store_true", help="benchmark PostgreSQL only")
     parser.add_argument("--workdir", type=Path, default=ROOT / "instance" / "bench")
     parser.add_argument("--audit-only", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -215,7 +216,9 @@ def main() -> None:
         path = args.workdir / f"bench-{placements}.sqlite3"
         return f"sqlite:///{path}", args.workdir / f"bench-{placements}.loaded", lambda: None
 
-    ok = check("SQLite", bench("SQLite", sqlite_url, sizes, args.workdir), enforce=True)
+    ok = True
+    if not args.skip_sqlite:
+        ok = check("SQLite", bench("SQLite", sqlite_url, sizes, args.workdir), enforce=True)
     if args.postgres:
 
         def postgres_url(placements: int) -> tuple[str, None, Any]:

@@ -1,6 +1,7 @@
 """Time the fee rules on a large SQLite database (1M placements, 2M fees by default).
 
     .venv/bin/python benchmarks/fee_rules_timing.py [--placements N] [--db PATH] [--reuse]
+        [--postgres ADMIN_URL]
 
 Builds a migrated SQLite database with a synthetic registry (agencies,
 agreements with fee rules, daily FX rates) and declarations, written with
@@ -8,6 +9,10 @@ Core-compiled INSERTs through the driver's `executemany` (tuples of stored
 integers: the fastest path SQLite offers), then runs each fee rule once and
 prints its seconds, rows examined and findings. `--reuse` skips the build
 when the file exists. Data is random but seeded, so runs compare.
+
+With `--postgres ADMIN_URL` the same rows are also copied (psycopg `COPY`)
+into a scratch database `fee_rules_timing` on that server, the rules are
+timed there too, and the scratch database is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
+from psycopg import sql
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from jobs.rules import fee_outlier, fee_over_cap, fee_prohibited_category, fee_underdeclared
@@ -193,14 +200,61 @@ def build(path: Path, placements: int, seed: int = 7) -> None:
     engine.dispose()
 
 
-def time_rules(path: Path) -> float:
-    """Run each fee rule once on the database at `path`; print and return the total seconds.
+COPIED_TABLES = (Agency, LicenceEvent, Agreement, FeeRule, FxRate, Placement, Fee)
+SCRATCH_DATABASE = "fee_rules_timing"
+
+
+def copy_to_postgres(source: Path, admin_url: str) -> str:
+    """Copy the benchmark rows from SQLite into a fresh, migrated PostgreSQL database."""
+    admin = sa.create_engine(db.normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{SCRATCH_DATABASE}"'))
+    admin.dispose()
+    url = (
+        make_url(db.normalise_url(admin_url))
+        .set(database=SCRATCH_DATABASE)
+        .render_as_string(hide_password=False)
+    )
+    target = db.make_engine(url)
+    db.migrate(target)
+    reader = sa.create_engine(f"sqlite:///{source}")
+    with reader.connect() as source_conn, target.begin() as target_conn:
+        cursor = target_conn.connection.driver_connection.cursor()
+        for model in COPIED_TABLES:
+            table = model.__table__
+            names = [column.name for column in table.columns]
+            select = sa.select(table).compile(dialect=source_conn.dialect).string
+            copy_statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+            )
+            rows = source_conn.connection.driver_connection.execute(select)
+            with cursor.copy(copy_statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        target_conn.exec_driver_sql("ANALYZE")
+    reader.dispose()
+    target.dispose()
+    return url
+
+
+def drop_postgres_copy(admin_url: str) -> None:
+    """Drop the scratch database made by `copy_to_postgres`."""
+    admin = sa.create_engine(db.normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{SCRATCH_DATABASE}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def time_rules(url: str) -> float:
+    """Run each fee rule once on the database at `url`; print and return the total seconds.
 
     Prints wall-clock seconds and this process's CPU seconds: SQLite runs
     in-process, so CPU time is the figure that other load on the machine
-    disturbs least.
+    disturbs least (on PostgreSQL the server's work is not in it).
     """
-    engine = db.make_engine(f"sqlite:///{path}")
+    print(make_url(url).get_backend_name())
+    engine = db.make_engine(url)
     settings = AuditSettings()
     total_wall = total_cpu = 0.0
     with Session(engine) as session:
@@ -225,12 +279,21 @@ def main() -> None:
     parser.add_argument("--placements", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=Path("/tmp/fee_rules_timing.sqlite3"))
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", help="also time on PostgreSQL")
     arguments = parser.parse_args()
     if not (arguments.reuse and arguments.db.exists()):
         started = time.perf_counter()
         build(arguments.db, arguments.placements)
         print(f"built {arguments.db} in {time.perf_counter() - started:.1f} s")
-    time_rules(arguments.db)
+    time_rules(f"sqlite:///{arguments.db}")
+    if arguments.postgres:
+        started = time.perf_counter()
+        url = copy_to_postgres(arguments.db, arguments.postgres)
+        print(f"copied to PostgreSQL in {time.perf_counter() - started:.1f} s")
+        try:
+            time_rules(url)
+        finally:
+            drop_postgres_copy(arguments.postgres)
 
 
 if __name__ == "__main__":

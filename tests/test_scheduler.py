@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -195,3 +196,25 @@ def test_monitor_serve_serves_the_app_and_schedules_the_audit(app, db_url, engin
             server.wait(timeout=20)
     with engine.connect() as conn:
         assert conn.execute(sa.select(apscheduler_jobs.c.id)).scalars().all() == [JOB_ID]
+
+
+def test_monitor_scheduler_runs_a_missed_audit_and_stops_on_sigterm(app, db_url, engine, tmp_path):
+    """The production command: its own process, the real rules, SIGTERM to stop."""
+    _miss_runs(app, hours=1)
+    env = {**os.environ, "MONITOR_DATABASE_URL": db_url, "MONITOR_INSTANCE_PATH": str(tmp_path)}
+    monitor = os.path.join(os.path.dirname(sys.executable), "monitor")
+    with subprocess.Popen(
+        [monitor, "scheduler"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as scheduler:
+        try:
+            wait_for(
+                lambda: any(status != "running" for _, status in scheduled_runs(engine)),
+                timeout=120,
+            )
+        finally:
+            scheduler.send_signal(signal.SIGTERM)
+            output, _ = scheduler.communicate(timeout=60)
+    assert scheduler.returncode == 0, output
+    assert f"Scheduler: {JOB_ID} on '0 2 * * *' (UTC)." in output
+    [(_run_id, status)] = scheduled_runs(engine)
+    assert status in ("succeeded", "failed")  # failed = a rule's own error, recorded

@@ -68,7 +68,6 @@ COLUMNS: Mapping[str, tuple[str, ...]] = {"placements": PLACEMENT_COLUMNS, "fees
 ID_COLUMN: Mapping[str, str] = {"placements": "placement_id", "fees": "fee_id"}
 MONEY_COLUMN: Mapping[str, str] = {"placements": "monthly_wage", "fees": "amount"}
 CURRENCY_COLUMN: Mapping[str, str] = {"placements": "wage_currency", "fees": "currency"}
-DATE_COLUMN: Mapping[str, str] = {"placements": "deployment_date", "fees": "paid_date"}
 
 CHUNK_ROWS = 100_000
 EARLIEST_YEAR = 1990
@@ -216,7 +215,9 @@ def value_errors(frame: pd.DataFrame, kind: Kind, today: dt.date) -> pd.DataFram
     return error_frame()
 
 
-def error_frame(lines: object = (), column: str = "", reasons: object = ()) -> pd.DataFrame:
+def error_frame(
+    lines: Iterable[int] = (), column: str = "", reasons: str | Iterable[str] = ()
+) -> pd.DataFrame:
     """A (line, column, reason) frame; `reasons` may be one text for every line."""
     line_values = pd.Index(lines, dtype="int64")
     if isinstance(reasons, str):

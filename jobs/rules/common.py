@@ -13,8 +13,8 @@ Contract ("Derived facts") as implemented here:
   `wage_multiple` = cap_amount x monthly_wage in wage_currency.
 - **USD conversion**: every amount of a placement, and its cap, converts at
   the latest rate on or before the placement's `deployment_date`, per
-  currency. USD converts at 1 when `fx_rates` holds no USD row (an explicit
-  USD row wins). A currency with no rate on or before that date cannot be
+  currency. USD is always at par (USD rows in `fx_rates`, if any, are not
+  read). A currency with no rate on or before that date cannot be
   converted: the rules that need the conversion skip that placement (never
   a flag on a guess), count it, and log how many they skipped.
 
@@ -56,14 +56,14 @@ def rates_on_deployment_dates() -> CTE:
     """The FX rate of every currency on every placement deployment date.
 
     Columns: `on_date` (a deployment date), `currency`, `rate_date` (date of
-    the latest rate on or before `on_date`; NULL for USD at par or when
-    there is none) and `usd_per_unit` (the raw `Rate` integer, 10^-10 USD;
+    the latest rate on or before `on_date`; NULL for USD, always at par, or
+    when there is none) and `usd_per_unit` (the raw `Rate` integer, 10^-10 USD;
     NULL when the currency cannot be converted on that date).
     """
-    dates = sa.select(Placement.deployment_date.label("on_date")).distinct().subquery("dates")
-    currencies = sa.union(
-        sa.select(FxRate.currency), sa.select(sa.literal("USD", sa.String(3)))
-    ).subquery("currencies")
+    dates = sa.select(Placement.deployment_date.label("on_date")).distinct().cte("dates")
+    currencies = (
+        sa.select(FxRate.currency).where(FxRate.currency != "USD").distinct().subquery("currencies")
+    )
     latest = (
         sa.select(sa.func.max(FxRate.date))
         .where(FxRate.currency == currencies.c.currency, FxRate.date <= dates.c.on_date)
@@ -78,16 +78,12 @@ def rates_on_deployment_dates() -> CTE:
         .select_from(dates.join(currencies, sa.true()))
         .subquery("rate_dates")
     )
-    stored_rate = sa.type_coerce(FxRate.usd_per_unit, sa.BigInteger)
-    usd_at_par = sa.case(
-        (rate_dates.c.currency == "USD", sa.literal(RATE_SCALE, sa.BigInteger)),
-    )
-    return (
+    looked_up = (
         sa.select(
             rate_dates.c.on_date,
             rate_dates.c.currency,
             rate_dates.c.rate_date,
-            sa.func.coalesce(stored_rate, usd_at_par).label("usd_per_unit"),
+            sa.type_coerce(FxRate.usd_per_unit, sa.BigInteger).label("usd_per_unit"),
         )
         .select_from(rate_dates)
         .outerjoin(
@@ -97,8 +93,16 @@ def rates_on_deployment_dates() -> CTE:
                 FxRate.date == rate_dates.c.rate_date,
             ),
         )
-        .cte("fx_on_deployment")
     )
+    usd_at_par = sa.select(
+        dates.c.on_date,
+        sa.literal("USD", sa.String(3)),
+        sa.null().label("rate_date"),
+        sa.literal(RATE_SCALE, sa.BigInteger),
+    )
+    # UNION ALL of two well-estimated parts (a UNION inside `currencies`
+    # hid its size from PostgreSQL's planner, whose JIT then cost a second).
+    return sa.union_all(looked_up, usd_at_par).cte("fx_on_deployment")
 
 
 def fee_totals(rates: CTE, *, placements_without_fees: bool) -> Subquery:

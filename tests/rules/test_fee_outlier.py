@@ -65,7 +65,6 @@ def test_agency_with_twenty_placements_far_above_peers_fires(corridor):
 
     assert finding.licence_no == "L-HIGH"
     assert finding.subject == {
-        "licence_no": "L-HIGH",
         "agreement_id": "AGR-NP-MY",
         "occupation": "9111",
     }
@@ -163,3 +162,22 @@ def test_outlier_threshold_is_a_setting(corridor):
     placements(corridor, "L-HIGH", ["400"] * 20)
 
     assert findings(corridor, AuditSettings(outlier_z=Decimal("10"))) == []
+
+
+def test_no_placements_no_findings(session):
+    outcome = fee_outlier.run(session, AuditSettings())
+
+    assert outcome.examined == 0
+    assert list(outcome.findings) == []
+
+
+def test_unconvertible_placements_leave_the_statistics(corridor):
+    # 20 placements with an INR fee (no rate) would be the outlier; they are
+    # left out (not counted as 0), so the agency has none left to judge.
+    peers(corridor)
+    placements(corridor, "L-HIGH", ["400"] * 20, currency="INR")
+
+    outcome = fee_outlier.run(corridor, AuditSettings())
+
+    assert list(outcome.findings) == []
+    assert outcome.examined == 60

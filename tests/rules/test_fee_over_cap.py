@@ -27,11 +27,11 @@ def findings(session: Session, settings: AuditSettings | None = None) -> dict[st
 
 @pytest.fixture
 def corridor(session: Session) -> Session:
-    """Agency L-1, agreement AGR-NP-MY with a `*` cap of 400 USD, USD and NPR rates."""
+    """Agency L-1, agreement AGR-NP-MY with a `*` cap of 400 USD, NPR and MYR rates."""
     add_agency(session, "L-1")
     add_agreement(session)
     add_fee_rule(session, "AGR-NP-MY", "*", cap_type="fixed", cap_amount="400", cap_currency="USD")
-    add_fx_rates(session, {"USD": 1, "NPR": "0.0075", "MYR": "0.2"})
+    add_fx_rates(session, {"NPR": "0.0075", "MYR": "0.2"})
     return session
 
 
@@ -220,16 +220,18 @@ def test_no_rate_on_or_before_deployment_skips_the_placement(corridor):
     assert outcome.examined == 1
 
 
-def test_usd_needs_no_rate_row(session):
+def test_usd_is_at_par_whatever_fx_rates_holds(session):
     add_agency(session, "L-1")
     add_agreement(session)
     add_fee_rule(session, cap_type="fixed", cap_amount="400", cap_currency="USD")
     add_placement(session, "P-1", licence_no="L-1")
     add_fee(session, "P-1", "500")
+    add_fx_rates(session, {"USD": "2"})  # nonsense, and not read
 
     found = findings(session)
 
     assert found["P-1"].evidence["cap_usd"] == "400.00"
+    assert found["P-1"].evidence["agency_total_usd"] == "500.00"
     assert "rate_date" not in found["P-1"].evidence
 
 
