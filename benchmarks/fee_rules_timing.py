@@ -21,22 +21,29 @@ import argparse
 import datetime as dt
 import random
 import time
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
+from _common import (
+    DAYS,
+    FIRST_DAY,
+    PARTNERS,
+    bulk_insert,
+    fresh_sqlite,
+    insert_agencies,
+    insert_fees,
+    insert_placements,
+    time_rules,
+)
 from psycopg import sql
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 from jobs.rules import fee_outlier, fee_over_cap, fee_prohibited_category, fee_underdeclared
-from jobs.rules.base import AuditSettings
 from monitor import db
 from monitor.models import Agency, Agreement, Fee, FeeRule, FxRate, LicenceEvent, Placement
 from monitor.models.base import MONEY_SCALE, RATE_SCALE
 
 RULES = (fee_over_cap, fee_prohibited_category, fee_underdeclared, fee_outlier)
-PARTNERS = ("MY", "QA", "AE", "SA", "KW")
 WAGE_CURRENCY = {"MY": "MYR", "QA": "QAR", "AE": "AED", "SA": "SAR", "KW": "KWD"}
 USD_PER_UNIT = {"MYR": 0.21, "QAR": 0.27, "AED": 0.27, "SAR": 0.27, "KWD": 3.25, "NPR": 0.0075}
 # 9111 has a zero cap (few placements), 7112 a wage-multiple cap, the rest 400 USD.
@@ -47,41 +54,23 @@ CATEGORIES = ("recruitment_fee", "service_charge", "visa", "travel", "medical", 
 CATEGORY_WEIGHTS = (40, 20, 15, 15, 9, 1)
 HIGH_CHARGING_AGENCIES = 8  # of 800: declare three times the usual fees
 UNDERDECLARING_SHARE = 0.03  # placements whose worker reports 60% more
-FIRST_DAY = dt.date(2023, 1, 1)
-DAYS = 3 * 365
-
-
-def _bulk_insert(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable):
-    """Insert tuples of stored values with the driver's executemany, in chunks."""
-    statement = sa.insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
-    cursor = conn.connection.driver_connection.cursor()
-    chunk: list[tuple] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == 100_000:
-            cursor.executemany(statement.string, chunk)
-            chunk.clear()
-    if chunk:
-        cursor.executemany(statement.string, chunk)
 
 
 def build(path: Path, placements: int, seed: int = 7) -> None:
     """Create and fill the benchmark database at `path`."""
     random_numbers = random.Random(seed)
-    path.unlink(missing_ok=True)
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.migrate(engine)
+    engine = fresh_sqlite(path)
     agencies = [f"L-{n:04d}" for n in range(800)]
     with engine.begin() as conn:
-        _bulk_insert(conn, Agency.__table__, ("licence_no", "name"), ((a, a) for a in agencies))
-        _bulk_insert(
+        insert_agencies(conn, agencies)
+        bulk_insert(
             conn,
             LicenceEvent.__table__,
             ("licence_no", "event", "effective_date", "expires", "seq"),
             ((a, "issued", "2020-01-01", "2030-12-31", 0) for a in agencies),
         )
         agreement_ids = [f"AGR-NP-{partner}" for partner in PARTNERS]
-        _bulk_insert(
+        bulk_insert(
             conn,
             Agreement.__table__,
             ("agreement_id", "origin_country", "destination_country", "title", "effective_from"),
@@ -92,7 +81,7 @@ def build(path: Path, placements: int, seed: int = 7) -> None:
             fee_rules.append((agreement_id, "*", "fixed", 400 * MONEY_SCALE, "USD", "training"))
             fee_rules.append((agreement_id, "9111", "zero", None, None, "recruitment_fee"))
             fee_rules.append((agreement_id, "7112", "wage_multiple", 1 * MONEY_SCALE, None, None))
-        _bulk_insert(
+        bulk_insert(
             conn,
             FeeRule.__table__,
             (
@@ -105,7 +94,7 @@ def build(path: Path, placements: int, seed: int = 7) -> None:
             ),
             fee_rules,
         )
-        _bulk_insert(
+        bulk_insert(
             conn,
             FxRate.__table__,
             ("date", "currency", "usd_per_unit"),
@@ -138,23 +127,7 @@ def build(path: Path, placements: int, seed: int = 7) -> None:
                     WAGE_CURRENCY[partner],
                 )
 
-        _bulk_insert(
-            conn,
-            Placement.__table__,
-            (
-                "partner_country",
-                "placement_id",
-                "worker_ref",
-                "licence_no",
-                "agreement_id",
-                "occupation",
-                "employer_name",
-                "deployment_date",
-                "monthly_wage",
-                "wage_currency",
-            ),
-            placement_rows(),
-        )
+        insert_placements(conn, placement_rows())
 
         def fee_rows():
             fee_number = 0
@@ -181,21 +154,7 @@ def build(path: Path, placements: int, seed: int = 7) -> None:
                         reported_by,
                     )
 
-        _bulk_insert(
-            conn,
-            Fee.__table__,
-            (
-                "partner_country",
-                "fee_id",
-                "placement_id",
-                "category",
-                "amount",
-                "currency",
-                "paid_date",
-                "reported_by",
-            ),
-            fee_rows(),
-        )
+        insert_fees(conn, fee_rows())
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
 
@@ -246,34 +205,6 @@ def drop_postgres_copy(admin_url: str) -> None:
     admin.dispose()
 
 
-def time_rules(url: str) -> float:
-    """Run each fee rule once on the database at `url`; print and return the total seconds.
-
-    Prints wall-clock seconds and this process's CPU seconds: SQLite runs
-    in-process, so CPU time is the figure that other load on the machine
-    disturbs least (on PostgreSQL the server's work is not in it).
-    """
-    print(make_url(url).get_backend_name())
-    engine = db.make_engine(url)
-    settings = AuditSettings()
-    total_wall = total_cpu = 0.0
-    with Session(engine) as session:
-        for rule in RULES:
-            wall, cpu = time.perf_counter(), time.process_time()
-            outcome = rule.run(session, settings)
-            findings = list(outcome.findings)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            total_wall += wall
-            total_cpu += cpu
-            print(
-                f"{rule.CODE:<26} {wall:7.2f} s wall {cpu:7.2f} s cpu"
-                f"  examined {outcome.examined:>9,}  findings {len(findings):>9,}"
-            )
-    print(f"{'all fee rules':<26} {total_wall:7.2f} s wall {total_cpu:7.2f} s cpu")
-    engine.dispose()
-    return total_wall
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--placements", type=int, default=1_000_000)
@@ -285,13 +216,13 @@ def main() -> None:
         started = time.perf_counter()
         build(arguments.db, arguments.placements)
         print(f"built {arguments.db} in {time.perf_counter() - started:.1f} s")
-    time_rules(f"sqlite:///{arguments.db}")
+    time_rules(f"sqlite:///{arguments.db}", RULES, "all fee rules")
     if arguments.postgres:
         started = time.perf_counter()
         url = copy_to_postgres(arguments.db, arguments.postgres)
         print(f"copied to PostgreSQL in {time.perf_counter() - started:.1f} s")
         try:
-            time_rules(url)
+            time_rules(url, RULES, "all fee rules")
         finally:
             drop_postgres_copy(arguments.postgres)
 

@@ -17,14 +17,21 @@ compare.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from _common import (
+    DAYS,
+    PARTNERS,
+    bulk_insert,
+    day,
+    fresh_sqlite,
+    insert_agencies,
+    insert_placements,
+    time_rules,
+)
 
 from jobs.rules import (
     agr_not_in_force,
@@ -34,9 +41,7 @@ from jobs.rules import (
     lic_unauthorised_corridor,
     lic_unknown_agency,
 )
-from jobs.rules.base import AuditSettings
-from monitor import db
-from monitor.models import Agency, Agreement, Authorisation, LicenceEvent, Placement
+from monitor.models import Agreement, Authorisation, LicenceEvent
 from monitor.models.base import MONEY_SCALE
 
 RULES = (
@@ -47,30 +52,7 @@ RULES = (
     lic_duplicate_worker,
     agr_not_in_force,
 )
-PARTNERS = ("MY", "QA", "AE", "SA", "KW")
-FIRST_DAY = dt.date(2023, 1, 1)
-DAYS = 3 * 365
 AGENCIES = 800
-
-
-def _bulk_insert(
-    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[tuple]
-) -> None:
-    """Insert tuples of stored values with the driver's executemany, in chunks."""
-    statement = sa.insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
-    cursor = conn.connection.driver_connection.cursor()
-    chunk: list[tuple] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == 100_000:
-            cursor.executemany(statement.string, chunk)
-            chunk.clear()
-    if chunk:
-        cursor.executemany(statement.string, chunk)
-
-
-def _day(offset: int) -> str:
-    return (FIRST_DAY + dt.timedelta(days=offset)).isoformat()
 
 
 def _licence_events(licence_no: str, kind: int) -> list[tuple]:
@@ -79,30 +61,28 @@ def _licence_events(licence_no: str, kind: int) -> list[tuple]:
     if kind % 10 != 9:  # one in ten lapses at the end of 2023
         events.append((licence_no, "renewed", "2023-12-15", "2026-12-31", 1))
     if kind % 10 == 3:
-        events.append((licence_no, "suspended", _day(200 + kind % 50), None, 2))
-        events.append((licence_no, "reinstated", _day(260 + kind % 50), None, 3))
+        events.append((licence_no, "suspended", day(200 + kind % 50), None, 2))
+        events.append((licence_no, "reinstated", day(260 + kind % 50), None, 3))
     if kind % 25 == 7:
-        events.append((licence_no, "revoked", _day(700 + kind), None, 4))
+        events.append((licence_no, "revoked", day(700 + kind), None, 4))
     return events
 
 
 def build(path: Path, placements: int, seed: int = 11) -> None:
     """Create and fill the benchmark database at `path`."""
     rng = random.Random(seed)
-    path.unlink(missing_ok=True)
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.migrate(engine)
+    engine = fresh_sqlite(path)
     agencies = [f"L-{n:04d}" for n in range(AGENCIES)]
     agreement_of = {partner: f"AGR-NP-{partner}" for partner in PARTNERS}
     with engine.begin() as conn:
-        _bulk_insert(conn, Agency.__table__, ("licence_no", "name"), ((a, a) for a in agencies))
-        _bulk_insert(
+        insert_agencies(conn, agencies)
+        bulk_insert(
             conn,
             LicenceEvent.__table__,
             ("licence_no", "event", "effective_date", "expires", "seq"),
             (event for n, a in enumerate(agencies) for event in _licence_events(a, n)),
         )
-        _bulk_insert(
+        bulk_insert(
             conn,
             Agreement.__table__,
             (
@@ -126,12 +106,12 @@ def build(path: Path, placements: int, seed: int = 11) -> None:
                         continue  # never authorised for this corridor
                     quota = 80 if (n + m) % 3 == 0 else None
                     if (n + m) % 5 == 0:  # a gap of two months, then open ended
-                        yield (licence_no, agreement_of[partner], "2020-01-01", _day(400), quota)
-                        yield (licence_no, agreement_of[partner], _day(461), None, quota)
+                        yield (licence_no, agreement_of[partner], "2020-01-01", day(400), quota)
+                        yield (licence_no, agreement_of[partner], day(461), None, quota)
                     else:
                         yield (licence_no, agreement_of[partner], "2020-01-01", None, quota)
 
-        _bulk_insert(
+        bulk_insert(
             conn,
             Authorisation.__table__,
             ("licence_no", "agreement_id", "valid_from", "valid_to", "annual_quota"),
@@ -152,53 +132,14 @@ def build(path: Path, placements: int, seed: int = 11) -> None:
                     agreement_of[partner],
                     "9111",
                     "Employer",
-                    _day(rng.randrange(DAYS)),
+                    day(rng.randrange(DAYS)),
                     rng.randrange(800, 2500) * MONEY_SCALE,
                     "USD",
                 )
 
-        _bulk_insert(
-            conn,
-            Placement.__table__,
-            (
-                "partner_country",
-                "placement_id",
-                "worker_ref",
-                "licence_no",
-                "agreement_id",
-                "occupation",
-                "employer_name",
-                "deployment_date",
-                "monthly_wage",
-                "wage_currency",
-            ),
-            placement_rows(),
-        )
+        insert_placements(conn, placement_rows())
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
-
-
-def time_rules(path: Path) -> float:
-    """Run each licence rule once on the database at `path`; print and return the total."""
-    engine = db.make_engine(f"sqlite:///{path}")
-    settings = AuditSettings()
-    total = 0.0
-    with Session(engine) as session:
-        for rule in RULES:
-            started, cpu_started = time.perf_counter(), time.process_time()
-            outcome = rule.run(session, settings)
-            findings = list(outcome.findings)
-            seconds = time.perf_counter() - started
-            cpu_seconds = time.process_time() - cpu_started
-            total += seconds
-            print(
-                f"{rule.CODE:<26} {seconds:7.2f} s (cpu {cpu_seconds:5.2f} s)"
-                f"  examined {outcome.examined:>9,}  findings {len(findings):>9,}"
-            )
-        session.rollback()
-    print(f"{'all licence rules':<26} {total:7.2f} s")
-    engine.dispose()
-    return total
 
 
 def main() -> None:
@@ -211,7 +152,7 @@ def main() -> None:
         started = time.perf_counter()
         build(arguments.db, arguments.placements)
         print(f"built {arguments.db} in {time.perf_counter() - started:.1f} s")
-    time_rules(arguments.db)
+    time_rules(f"sqlite:///{arguments.db}", RULES, "all licence rules")
 
 
 if __name__ == "__main__":

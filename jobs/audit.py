@@ -347,12 +347,11 @@ def _run_rule(
 def subject_key(rule: str, finding: Finding, key: str) -> str:
     """The subject as canonical JSON (sorted keys, no spaces): the export's sort key.
 
-    It is the tail of `Finding.key` (`rule|partner|licence|subject`), cut
-    by length so a `|` inside a licence number cannot confuse it, which
-    saves serialising every subject twice (tests hold it to `json.dumps`).
+    It is the tail of `Finding.key`, cut after `Finding.key_prefix` so a `|`
+    inside a licence number cannot confuse it, which saves serialising every
+    subject twice (tests hold it to `json.dumps`).
     """
-    head = len(rule) + len(finding.partner_country or "") + len(finding.licence_no or "") + 3
-    return key[head:]
+    return key[len(finding.key_prefix(rule)) :]
 
 
 def upsert_flags(

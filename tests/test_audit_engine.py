@@ -327,3 +327,19 @@ def test_cli_audit_run_with_the_real_rules_on_an_empty_database(app, db_url, tmp
     for rule in rules:
         assert rule.CODE in completed.stdout
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_a_worker_flag_keeps_its_identity_when_its_agency_changes():
+    """Same rule and subject = same flag, even if the licence or partner shown moves."""
+    one_agency = Finding("L-1", {"worker_ref": "W-1"}, partner_country="MY")
+    several = Finding(None, {"worker_ref": "W-1"}, partner_country=None)
+    assert one_agency.key("LIC_DUPLICATE_WORKER") == several.key("LIC_DUPLICATE_WORKER")
+
+
+def test_agency_subjects_and_partner_placements_stay_distinct():
+    assert Finding("L-1", {"official_id": "O-1"}).key("COI_OFFICIAL_LINK") != Finding(
+        "L-2", {"official_id": "O-1"}
+    ).key("COI_OFFICIAL_LINK")
+    assert Finding("L-1", {"placement_id": "P-1"}, partner_country="MY").key(
+        "FEE_OVER_CAP"
+    ) != Finding("L-1", {"placement_id": "P-1"}, partner_country="QA").key("FEE_OVER_CAP")

@@ -64,9 +64,23 @@ class Finding:
     workers_affected: int = 1
 
     def key(self, rule: str) -> str:
-        """The identity of the flag this finding raises."""
+        """The identity of the flag this finding raises: the rule and its contract subject.
+
+        A placement id is unique only within its partner country, so placement
+        subjects include the partner; a placement or a worker already fixes
+        the subject, so those keys leave out `licence_no` (which may change
+        between runs for a worker seen at several agencies). Every other
+        contract subject names the agency, so its key includes `licence_no`.
+        """
         subject = json.dumps(self.subject, sort_keys=True, separators=(",", ":"))
-        return f"{rule}|{self.partner_country or ''}|{self.licence_no or ''}|{subject}"
+        return self.key_prefix(rule) + subject
+
+    def key_prefix(self, rule: str) -> str:
+        """`rule|partner|licence|`: the part of `key` before the subject JSON."""
+        partner = (self.partner_country or "") if "placement_id" in self.subject else ""
+        by_agency = "placement_id" not in self.subject and "worker_ref" not in self.subject
+        licence = (self.licence_no or "") if by_agency else ""
+        return f"{rule}|{partner}|{licence}|"
 
 
 @dataclass

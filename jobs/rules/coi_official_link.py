@@ -107,6 +107,25 @@ def licensed_lives(session: Session) -> dict[str, LicensedLife]:
     return lives
 
 
+def agency_people_query() -> sa.Select:
+    """The registry's agency people, in a stable order, with what matching needs.
+
+    Columns: `licence_no`, `full_name`, `role`, `dob`, `nid`.
+    """
+    return sa.select(
+        AgencyPerson.licence_no,
+        AgencyPerson.full_name,
+        AgencyPerson.role,
+        AgencyPerson.date_of_birth.label("dob"),
+        AgencyPerson.national_id.label("nid"),
+    ).order_by(AgencyPerson.licence_no, AgencyPerson.id)
+
+
+def agency_person(row: Any) -> Person:
+    """A row of `agency_people_query()` as a record to match (the row is its key)."""
+    return Person(key=row, full_name=row.full_name, date_of_birth=row.dob, national_id=row.nid)
+
+
 def is_supervisory(institution: str) -> bool:
     """Whether an institution is one the contract calls supervisory."""
     key = "_".join(institution.casefold().replace("-", " ").split())
@@ -123,16 +142,8 @@ def official_links(
     """
     lives = licensed_lives(session)
     people = [
-        Person(key=row, full_name=row.full_name, date_of_birth=row.dob, national_id=row.nid)
-        for row in session.execute(
-            sa.select(
-                AgencyPerson.licence_no,
-                AgencyPerson.full_name,
-                AgencyPerson.role,
-                AgencyPerson.date_of_birth.label("dob"),
-                AgencyPerson.national_id.label("nid"),
-            ).order_by(AgencyPerson.licence_no, AgencyPerson.id)
-        )
+        agency_person(row)
+        for row in session.execute(agency_people_query())
         if row.licence_no in lives
     ]
     if not people:

@@ -34,16 +34,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
-from jobs.rules.coi_official_link import REVOKING_EVENTS, strongest
+from jobs.rules.coi_official_link import (
+    REVOKING_EVENTS,
+    agency_people_query,
+    agency_person,
+    strongest,
+)
 from monitor.models import AgencyPerson, LicenceEvent
 from monitor.services.licence_status import licence_intervals
-from monitor.services.matching import Person, PersonMatch, match_people
+from monitor.services.matching import PersonMatch, match_people
 
 CODE = "COI_REVOKED_PRINCIPAL"
 SEVERITY = "high"
@@ -90,22 +94,10 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     revoked = revocations(session)
     periods = active_periods(session)
     principals = session.execute(
-        sa.select(
-            AgencyPerson.licence_no,
-            AgencyPerson.full_name,
-            AgencyPerson.role,
-            AgencyPerson.date_of_birth.label("dob"),
-            AgencyPerson.national_id.label("nid"),
-        )
-        .where(AgencyPerson.role.in_(PRINCIPAL_ROLES))
-        .order_by(AgencyPerson.licence_no, AgencyPerson.id)
+        agency_people_query().where(AgencyPerson.role.in_(PRINCIPAL_ROLES))
     ).all()
-
-    def person(row: Any) -> Person:
-        return Person(key=row, full_name=row.full_name, date_of_birth=row.dob, national_id=row.nid)
-
-    revoked_principals = [person(row) for row in principals if row.licence_no in revoked]
-    other_principals = [person(row) for row in principals if row.licence_no in periods]
+    revoked_principals = [agency_person(row) for row in principals if row.licence_no in revoked]
+    other_principals = [agency_person(row) for row in principals if row.licence_no in periods]
     matches = match_people(revoked_principals, other_principals, threshold=settings.name_similarity)
 
     grouped: dict[tuple[str, str], list[tuple[PersonMatch, dt.date]]] = defaultdict(list)

@@ -112,16 +112,16 @@ def over_quota_days() -> sa.Select:
     ).subquery("running")
     quota = sa.func.max(Authorisation.annual_quota)
     unlimited = sa.func.count() - sa.func.count(Authorisation.annual_quota)
+    day_of_year = (
+        running.c.licence_no,
+        running.c.agreement_id,
+        running.c.year,
+        running.c.deployment_date,
+        running.c.placed_to_date,
+        running.c.placed_in_year,
+    )
     return (
-        sa.select(
-            running.c.licence_no,
-            running.c.agreement_id,
-            running.c.year,
-            running.c.deployment_date,
-            running.c.placed_to_date,
-            running.c.placed_in_year,
-            quota.label("annual_quota"),
-        )
+        sa.select(*day_of_year, quota.label("annual_quota"))
         .join(
             Authorisation,
             sa.and_(
@@ -134,14 +134,7 @@ def over_quota_days() -> sa.Select:
                 ),
             ),
         )
-        .group_by(
-            running.c.licence_no,
-            running.c.agreement_id,
-            running.c.year,
-            running.c.deployment_date,
-            running.c.placed_to_date,
-            running.c.placed_in_year,
-        )
+        .group_by(*day_of_year)
         .having(unlimited == 0, running.c.placed_to_date > quota)
         .order_by(running.c.licence_no, running.c.agreement_id, running.c.deployment_date)
     )

@@ -28,60 +28,14 @@ from typing import Any, TextIO
 
 from monitor.services.demo import world
 from monitor.services.demo.intervals import DayPicker, Interval, covers, intersect, subtract
+from validators.declarations import FEE_COLUMNS, PLACEMENT_COLUMNS
+from validators.registry import REGISTRY_TEMPLATES
 
+# Column lists come from the contract templates the importers check against.
 REGISTRY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "agencies": ("licence_no", "name", "registration_no", "address", "phone", "email"),
-    "licence_events": ("licence_no", "event", "effective_date", "expires", "reason"),
-    "agency_people": ("licence_no", "full_name", "role", "date_of_birth", "national_id"),
-    "agreements": (
-        "agreement_id",
-        "origin_country",
-        "destination_country",
-        "title",
-        "effective_from",
-        "effective_to",
-    ),
-    "fee_rules": (
-        "agreement_id",
-        "occupation",
-        "cap_type",
-        "cap_amount",
-        "cap_currency",
-        "prohibited_categories",
-    ),
-    "authorisations": ("licence_no", "agreement_id", "valid_from", "valid_to", "annual_quota"),
-    "officials": (
-        "official_id",
-        "full_name",
-        "institution",
-        "position",
-        "in_office_from",
-        "in_office_to",
-        "date_of_birth",
-        "national_id",
-    ),
-    "fx_rates": ("date", "currency", "usd_per_unit"),
+    template.filename.removesuffix(".csv"): tuple(template.columns)
+    for template in REGISTRY_TEMPLATES
 }
-PLACEMENT_COLUMNS = (
-    "placement_id",
-    "worker_ref",
-    "licence_no",
-    "agreement_id",
-    "occupation",
-    "employer_name",
-    "deployment_date",
-    "monthly_wage",
-    "wage_currency",
-)
-FEE_COLUMNS = (
-    "fee_id",
-    "placement_id",
-    "category",
-    "amount",
-    "currency",
-    "paid_date",
-    "reported_by",
-)
 
 # Shares of placements planted to break one licence/agreement rule each.
 P_UNKNOWN_AGENCY = 0.008
