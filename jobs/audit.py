@@ -10,8 +10,9 @@ list, runs each rule and keeps the flags, then posts the digest.
 Flags of one rule, from its findings (key = `Finding.key(rule)`):
 
 - a new key is inserted: status `open`, first_seen = last_seen = today;
-- a known key found again keeps its row: last_seen = today, evidence,
-  severity and workers affected refreshed. An `open` flag stays open; a
+- a known key found again keeps its row: last_seen = today; evidence,
+  severity, workers affected, licence_no and partner country refreshed
+  (a worker's flag keeps its identity when the agency shown changes). An `open` flag stays open; a
   `cleared` flag whose condition holds again is *reopened* (status `open`,
   cleared_at emptied, first_seen kept: same rule and subject = same flag,
   and its history shows it was once cleared); a flag under review (any
@@ -429,6 +430,8 @@ def upsert_flags(
                     "b_status": status,
                     "b_severity": severity,
                     "b_evidence": finding.evidence,
+                    "b_licence_no": finding.licence_no,
+                    "b_partner_country": finding.partner_country,
                     "b_last_seen": today,
                     "b_last_run_id": run_id,
                     "b_workers_affected": finding.workers_affected,
@@ -458,6 +461,8 @@ _UPDATE_KNOWN = (
         status=sa.bindparam("b_status"),
         severity=sa.bindparam("b_severity"),
         evidence=sa.bindparam("b_evidence", type_=flags.c.evidence.type),
+        licence_no=sa.bindparam("b_licence_no"),
+        partner_country=sa.bindparam("b_partner_country"),
         last_seen=sa.bindparam("b_last_seen", type_=flags.c.last_seen.type),
         last_run_id=sa.bindparam("b_last_run_id"),
         workers_affected=sa.bindparam("b_workers_affected"),

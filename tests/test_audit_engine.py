@@ -162,6 +162,19 @@ def test_condition_gone_clears_and_condition_back_reopens(world, factory, sessio
     assert (reopened.first_seen, reopened.last_seen) == (DAY1, DAY3)
 
 
+def test_a_flag_found_again_shows_its_current_agency(world, factory, session):
+    world["LIC_TEST"] = [Finding("L-1", {"worker_ref": "W-1"}, partner_country="MY")]
+    run_audit(factory, SETTINGS, trigger="manual", today=DAY1)
+    world["LIC_TEST"] = [Finding("L-2", {"worker_ref": "W-1"}, partner_country="QA")]
+
+    result = run_audit(factory, SETTINGS, trigger="manual", today=DAY2)
+
+    assert next(r for r in result.rules if r.code == "LIC_TEST").still_open == 1
+    session.expire_all()
+    [flag] = session.scalars(sa.select(Flag).where(Flag.rule == "LIC_TEST")).all()
+    assert (flag.licence_no, flag.partner_country, flag.first_seen) == ("L-2", "QA", DAY1)
+
+
 def test_flags_under_review_keep_their_status(world, factory, session):
     world["FEE_TEST"] = [placement("P-1"), placement("P-2")]
     run_audit(factory, SETTINGS, trigger="manual", today=DAY1)
