@@ -25,6 +25,7 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/monitor db upgrade
 	$(BIN)/monitor demo --if-empty
+	-$(BIN)/monitor audit run   # so the demo opens with flags; the scheduler takes over nightly
 	$(BIN)/monitor serve --host $(HOST) --port $(PORT)
 
 test: install-test

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from jobs.rules import coi_official_link, coi_possible_official_link, coi_revoke
 from jobs.rules.base import AuditSettings
 from monitor import db
 from monitor.models import Agency, AgencyPerson, LicenceEvent, Official
+from monitor.services.demo import world
 from monitor.services.matching import Person, match_people
 
 SYLLABLES = (
@@ -52,7 +54,7 @@ def name_list(rng: random.Random, size: int) -> list[str]:
 
 def variant(rng: random.Random, name: str) -> str:
     """The same name as another clerk might type it."""
-    given, family = name.split(" ", 1)
+    given, family = name.rsplit(" ", 1)
     choice = rng.randrange(4)
     if choice == 0:
         return f"{family} {given}"
@@ -64,18 +66,32 @@ def variant(rng: random.Random, name: str) -> str:
     return f"{given} {family[:position]}x{family[position + 1 :]}"
 
 
+def demo_name(rng: random.Random) -> str:
+    """A name as the demo generator writes one: few given, middle and family names."""
+    if rng.random() < 0.7:
+        parts = (rng.choice(world.MALE_FIRST), rng.choice(world.MALE_MIDDLE))
+    else:
+        parts = (rng.choice(world.FEMALE_FIRST), rng.choice(world.FEMALE_MIDDLE))
+    return " ".join(part for part in (*parts, rng.choice(world.LAST)) if part)
+
+
 def populations(
-    people: int, officials: int, seed: int = 7
+    people: int, officials: int, seed: int = 7, *, demo_names: bool = False
 ) -> tuple[list[Person], list[Person], int]:
-    """Agency people, officials and how many officials were planted among the people."""
+    """Agency people, officials and how many officials were planted among the people.
+
+    `demo_names` draws names as the demo generator (and so the audit
+    benchmark) does: a few thousand distinct names, each shared by dozens.
+    """
     rng = random.Random(seed)
     given, family = name_list(rng, GIVEN_NAMES), name_list(rng, FAMILY_NAMES)
 
     def someone(key: str) -> Person:
         birth = FIRST_BIRTH + dt.timedelta(days=rng.randrange(BIRTH_DAYS))
+        name = demo_name(rng) if demo_names else f"{rng.choice(given)} {rng.choice(family)}"
         return Person(
             key=key,
-            full_name=f"{rng.choice(given)} {rng.choice(family)}",
+            full_name=name,
             date_of_birth=birth if rng.random() < 0.8 else None,
             national_id=f"{rng.randrange(10**9):09d}" if rng.random() < 0.5 else None,
         )
@@ -93,6 +109,11 @@ def populations(
             )
         )
     return people_list, official_list, planted
+
+
+def peak_rss() -> str:
+    """The process's peak resident set so far (Linux reports `ru_maxrss` in KiB)."""
+    return f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
 
 
 class Timer:
@@ -119,7 +140,7 @@ def time_matching(people: list[Person], officials: list[Person]) -> None:
         confirmed = sum(match.confirmed for match in matches)
         print(
             f"match_people(include_possible={include_possible}): {timer}, "
-            f"{confirmed} confirmed, {len(matches) - confirmed} possible"
+            f"{confirmed} confirmed, {len(matches) - confirmed} possible, {peak_rss()}"
         )
 
 
@@ -188,7 +209,10 @@ def time_rules(people: list[Person], officials: list[Person]) -> None:
             with Session(engine) as session, Timer() as timer:
                 outcome = rule.run(session, settings)
                 findings = list(outcome.findings)
-            print(f"{rule.CODE}: {timer}, examined {outcome.examined}, {len(findings)} findings")
+            print(
+                f"{rule.CODE}: {timer}, examined {outcome.examined}, "
+                f"{len(findings)} findings, {peak_rss()}"
+            )
         engine.dispose()
 
 
@@ -197,14 +221,26 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--officials", type=int, default=300_000)
     parser.add_argument("--rules", action="store_true", help="also time the COI rules on SQLite")
+    parser.add_argument(
+        "--demo-names",
+        action="store_true",
+        help="names as the demo generator draws them (as in benchmarks/audit_bench.py)",
+    )
+    parser.add_argument(
+        "--skip-matching", action="store_true", help="time only the rules (with --rules)"
+    )
     arguments = parser.parse_args()
     started = time.perf_counter()
-    people, officials, planted = populations(arguments.people, arguments.officials)
+    people, officials, planted = populations(
+        arguments.people, arguments.officials, demo_names=arguments.demo_names
+    )
     print(
         f"{len(people)} agency people x {len(officials)} officials "
-        f"({planted} planted variants), built in {time.perf_counter() - started:.2f} s"
+        f"({planted} planted variants), built in {time.perf_counter() - started:.2f} s, "
+        f"{peak_rss()}"
     )
-    time_matching(people, officials)
+    if not arguments.skip_matching:
+        time_matching(people, officials)
     if arguments.rules:
         time_rules(people, officials)
 

@@ -129,8 +129,15 @@ class RunLock:
         self._advisory = connection
         # We hold the advisory lock: whatever the row says is informational only.
         self._acquired_at = utcnow()
-        with self.engine.begin() as conn:
-            self._write_row(conn, conn.execute(self._row_query()).first())
+        try:
+            with self.engine.begin() as conn:
+                self._write_row(conn, conn.execute(self._row_query()).first())
+        except BaseException:
+            # Never keep the advisory lock if we cannot record holding it.
+            connection.execute(sa.select(sa.func.pg_advisory_unlock(ADVISORY_KEY)))
+            connection.close()
+            self._advisory = None
+            raise
         return True
 
     def _acquire_sqlite(self) -> bool:

@@ -97,7 +97,7 @@ def refresh_officials(
             note["bytes"] = download(
                 url, directory / "officials.csv", timeout=timeout, retries=retries, backoff=backoff
             )
-        except requests.RequestException as exc:
+        except (requests.RequestException, OSError) as exc:
             log.warning("officials download failed: %s", exc)
             return {**note, "status": "failed", "error": f"download failed: {exc}"}
         with session_factory() as session:

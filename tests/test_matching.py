@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 
@@ -212,3 +213,42 @@ def test_empty_inputs() -> None:
     assert match_people([], [OFFICIAL]) == []
     assert match_people([OFFICIAL], []) == []
     assert match_people([Person("x", "", BORN)], [Person("y", "", BORN)]) == []
+
+
+def test_possible_matches_are_scored_in_bounded_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 41 people without a birth date, all sharing the token `thapa` with 31
+    # officials: 1,271 candidate pairs. With a batch budget of 100 pairs, no
+    # call to the scorer sees more than one batch (100 pairs plus the last
+    # record's 31), and the matches are exactly those found in one batch.
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"]
+    people = [Person(f"p{n:02d}", f"{words[n % 9]} Thapa", None) for n in range(40)]
+    people.append(Person("with-id", "Alpha Thapa", None, "NP-2"))
+    officials = [Person(f"o{n:02d}", f"Thapa {words[n % 9].upper()}", BORN) for n in range(30)]
+    officials.append(Person("id-decoy", "Alpha Thapa", None, "NP-1"))
+    unbatched = match_people(people, officials, include_possible=True)
+
+    scored: list[int] = []
+    cpdist = matching.process.cpdist
+
+    def counting_cpdist(queries: Any, choices: Any, **kwargs: Any) -> Any:
+        scored.append(len(queries))
+        return cpdist(queries, choices, **kwargs)
+
+    monkeypatch.setattr(matching, "BATCH_PAIRS", 100)
+    monkeypatch.setattr(matching.process, "cpdist", counting_cpdist)
+    batched = match_people(people, officials, include_possible=True)
+    assert batched == unbatched
+    assert len(scored) > 1
+    assert max(scored) <= 100 + len(officials)
+    # Equal names only (other words score far below 90); two ids rule out
+    # `with-id` against `id-decoy`.
+    expected = [
+        (person.key, official.key)
+        for person in people
+        for official in officials
+        if normalise_name(person.full_name) == normalise_name(official.full_name)
+        and (person.key, official.key) != ("with-id", "id-decoy")
+    ]
+    assert len(expected) == 144
+    assert [(m.left.key, m.right.key) for m in batched] == expected
+    assert all(not m.confirmed and m.matched_on == "name" for m in batched)

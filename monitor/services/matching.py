@@ -46,7 +46,7 @@ import datetime as dt
 import itertools
 import re
 import unicodedata
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -60,6 +60,9 @@ from rapidfuzz import fuzz, process
 MAX_BLOCK_PAIRS = 250_000
 # Name tokens shorter than this do not form blocks (exact name joins still apply).
 MIN_TOKEN_LENGTH = 3
+# Possible-match candidates are generated and scored this many pairs at a time
+# (about 40 bytes a pair), so memory stays bounded whatever the data.
+BATCH_PAIRS = 1_000_000
 WORKERS = 2
 # Name scores are fractions with small denominators (lengths of two names):
 # distinct scores differ by far more than this.
@@ -256,53 +259,105 @@ def match_people(
     if not left or not right:
         return []
     left_frame, right_frame = _frame(left), _frame(right)
-    left_pos, right_pos = _candidate_pairs(
-        left_frame, right_frame, include_possible=include_possible
-    )
-    if not len(left_pos):
-        return []
+    sides = _Sides.of(left_frame, right_frame)
+    left_pos, right_pos = _candidate_pairs(left_frame, right_frame)
+    kept = [_decide(sides, left_pos, right_pos, threshold=threshold, possible=False)]
+    if include_possible:
+        kept += [
+            _decide(sides, batch_left, batch_right, threshold=threshold, possible=True)
+            for batch_left, batch_right in _possible_pairs(left_frame, right_frame, sides)
+        ]
+    found = pd.concat(kept, ignore_index=True).sort_values(["l", "r"], kind="stable")
+    return [
+        PersonMatch(
+            left=left[int(row.l)],
+            right=right[int(row.r)],
+            confirmed=row.matched_on != "name",
+            matched_on=row.matched_on,
+            name_score=float(row.score),
+        )
+        for row in found.itertuples(index=False)
+    ]
 
-    left_names = left_frame["name"].to_numpy(dtype=object)
-    right_names = right_frame["name"].to_numpy(dtype=object)
-    # The names are normalised with sorted tokens, so ratio == token_sort_ratio.
-    scores = process.cpdist(
-        left_names[left_pos], right_names[right_pos], scorer=fuzz.ratio, workers=WORKERS
-    )
-    scores[(left_names == "")[left_pos] | (right_names == "")[right_pos]] = 0
 
-    # National ids as integer codes shared by both sides (-1: none).
-    id_codes, _ = pd.factorize(pd.concat([left_frame["nid"], right_frame["nid"]]))
-    left_ids, right_ids = id_codes[: len(left)][left_pos], id_codes[len(left) :][right_pos]
+@dataclass(frozen=True)
+class _Sides:
+    """What deciding a pair needs of each record, as arrays by position."""
+
+    left_names: np.ndarray
+    right_names: np.ndarray
+    left_unnamed: np.ndarray  # the normalised name is empty
+    right_unnamed: np.ndarray
+    left_ids: np.ndarray  # national ids as integer codes shared by both sides (-1: none)
+    right_ids: np.ndarray
+    left_dobs: np.ndarray  # birth dates as ordinals (0: none)
+    right_dobs: np.ndarray
+
+    @classmethod
+    def of(cls, left: pd.DataFrame, right: pd.DataFrame) -> _Sides:
+        id_codes, _ = pd.factorize(pd.concat([left["nid"], right["nid"]]))
+        id_codes = id_codes.astype(np.int32)
+        left_names = left["name"].to_numpy(dtype=object)
+        right_names = right["name"].to_numpy(dtype=object)
+        return cls(
+            left_names=left_names,
+            right_names=right_names,
+            left_unnamed=left_names == "",
+            right_unnamed=right_names == "",
+            left_ids=id_codes[: len(left)],
+            right_ids=id_codes[len(left) :],
+            left_dobs=left["dob"].to_numpy(),
+            right_dobs=right["dob"].to_numpy(),
+        )
+
+
+def _decide(
+    sides: _Sides,
+    left_pos: np.ndarray,
+    right_pos: np.ndarray,
+    *,
+    threshold: int,
+    possible: bool,
+) -> pd.DataFrame:
+    """The pairs among the candidates that match: `l`, `r`, `matched_on`, `score`.
+
+    Confirmed matches only, or (`possible`) possible matches only.
+    """
+    left_ids, right_ids = sides.left_ids[left_pos], sides.right_ids[right_pos]
     both_ids = (left_ids >= 0) & (right_ids >= 0)
-    same_id = both_ids & (left_ids == right_ids)
-    left_dobs = left_frame["dob"].to_numpy()[left_pos]
-    right_dobs = right_frame["dob"].to_numpy()[right_pos]
-    both_dobs = (left_dobs > 0) & (right_dobs > 0)
-
+    if possible:  # two national ids, equal or not, leave nothing possible
+        left_pos, right_pos = left_pos[~both_ids], right_pos[~both_ids]
+        left_ids, right_ids, both_ids = (
+            left_ids[~both_ids],
+            right_ids[~both_ids],
+            both_ids[~both_ids],
+        )
+    left_names, right_names = sides.left_names[left_pos], sides.right_names[right_pos]
+    # The names are normalised with sorted tokens, so ratio == token_sort_ratio.
     # Scores are float32: allow for rounding so an exact 90.0 is never 89.99999.
+    cutoff = max(threshold - SCORE_TOLERANCE, 0)
+    scores = process.cpdist(
+        left_names, right_names, scorer=fuzz.ratio, score_cutoff=cutoff, workers=WORKERS
+    )
+    scores[sides.left_unnamed[left_pos] | sides.right_unnamed[right_pos]] = 0
+    same_id = both_ids & (left_ids == right_ids)
+    left_dobs, right_dobs = sides.left_dobs[left_pos], sides.right_dobs[right_pos]
+    both_dobs = (left_dobs > 0) & (right_dobs > 0)
     similar = scores >= threshold - SCORE_TOLERANCE
     confirmed = same_id | (similar & both_dobs & (left_dobs == right_dobs))
-    possible = ~confirmed & similar & ~both_dobs & ~both_ids
-    keep = confirmed | possible if include_possible else confirmed
-
-    matches = []
-    for index in np.flatnonzero(keep):
-        if same_id[index]:
-            matched_on = "national_id"
-        elif confirmed[index]:
-            matched_on = "name+date_of_birth"
-        else:
-            matched_on = "name"
-        matches.append(
-            PersonMatch(
-                left=left[left_pos[index]],
-                right=right[right_pos[index]],
-                confirmed=bool(confirmed[index]),
-                matched_on=matched_on,
-                name_score=float(scores[index]),
-            )
-        )
-    return matches
+    keep = (~confirmed & similar & ~both_dobs & ~both_ids) if possible else confirmed
+    if possible:
+        matched_on: np.ndarray | str = "name"
+    else:
+        matched_on = np.where(same_id, "national_id", "name+date_of_birth")[keep]
+    return pd.DataFrame(
+        {
+            "l": left_pos[keep],
+            "r": right_pos[keep],
+            "matched_on": matched_on,
+            "score": scores[keep].astype(np.float64),
+        }
+    )
 
 
 def _frame(people: Sequence[Person]) -> pd.DataFrame:
@@ -321,30 +376,168 @@ def _frame(people: Sequence[Person]) -> pd.DataFrame:
     )
 
 
-def _candidate_pairs(
-    left: pd.DataFrame, right: pd.DataFrame, *, include_possible: bool
+def _candidate_pairs(left: pd.DataFrame, right: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (left, right) positions that may be confirmed matches: same id or birth date."""
+    pairs = pd.concat(
+        [
+            _join(left[left["nid"].notna()], right[right["nid"].notna()], "nid"),
+            _birth_date_pairs(left[left["dob"] > 0], right[right["dob"] > 0]),
+        ],
+        ignore_index=True,
+    )
+    return _distinct(pairs["l"].to_numpy(), pairs["r"].to_numpy(), len(right))
+
+
+def _possible_pairs(
+    left: pd.DataFrame, right: pd.DataFrame, sides: _Sides
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Distinct (left, right) positions that may be possible matches, in bounded batches.
+
+    Only pairs with a birth date missing on one side: a left record without
+    one against every right record, then a left record with one against
+    right records without. Pairs of records that both carry a national id
+    are left out (never possible; an equal id is found by the id join).
+    """
+    named = left["name"] != ""
+    has_birth = left["dob"] > 0
+    yield from _blocked_pairs(left[~has_birth & named], right, sides)
+    yield from _blocked_pairs(left[has_birth & named], right[right["dob"] == 0], sides)
+
+
+def _blocked_pairs(
+    left: pd.DataFrame, right: pd.DataFrame, sides: _Sides
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Pairs sharing the exact name, a token or a usable pair of frequent tokens, in batches.
+
+    The right side is indexed by key (positions sorted by key, so a key's
+    records are one slice). Left records are taken in batches of about
+    `BATCH_PAIRS` pairs (counted before duplicates are dropped; a batch is
+    never cut inside one record), so memory stays bounded whatever the data.
+    """
+    if left.empty or right.empty:
+        return
+    left_pos, left_keys, right_pos, right_keys = _block_keys(left, right)
+    per_key = np.bincount(
+        right_keys, minlength=int(max(left_keys.max(initial=0), right_keys.max(initial=0))) + 1
+    )
+    key_starts = np.cumsum(per_key) - per_key
+    right_by_key = right_pos[np.argsort(right_keys, kind="stable")]
+
+    order = np.argsort(left_pos, kind="stable")
+    left_pos, left_keys = left_pos[order], left_keys[order]
+    sizes = per_key[left_keys]
+    record_starts = np.flatnonzero(np.concatenate(([True], left_pos[1:] != left_pos[:-1])))
+    record_pairs = np.add.reduceat(sizes, record_starts)
+    record_batch = (np.cumsum(record_pairs) - record_pairs) // BATCH_PAIRS
+    batch_starts = record_starts[np.flatnonzero(np.diff(record_batch, prepend=-1))]
+    for start, stop in zip(batch_starts, [*batch_starts[1:], len(left_pos)], strict=True):
+        counts = sizes[start:stop]
+        into_key = np.repeat(
+            key_starts[left_keys[start:stop]] - (np.cumsum(counts) - counts), counts
+        )
+        batch_left = np.repeat(left_pos[start:stop], counts)
+        batch_right = right_by_key[into_key + np.arange(len(into_key))]
+        open_pairs = (sides.left_ids[batch_left] < 0) | (sides.right_ids[batch_right] < 0)
+        yield _distinct(batch_left[open_pairs], batch_right[open_pairs], len(sides.right_names))
+
+
+def _distinct(
+    left_pos: np.ndarray, right_pos: np.ndarray, right_count: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (left, right) positions worth scoring, in input order."""
-    parts = [
-        _join(left[left["nid"].notna()], right[right["nid"].notna()], "nid"),
-        _birth_date_pairs(left[left["dob"] > 0], right[right["dob"] > 0]),
-    ]
-    if include_possible:
-        left_tokens, right_tokens = _tokens(left), _tokens(right)
-        has_birth = left["dob"] > 0
-        parts += [
-            _join(left[~has_birth & (left["name"] != "")], right, "name"),
-            _join(left[has_birth & (left["name"] != "")], right[right["dob"] == 0], "name"),
-            _token_pairs(left_tokens[left_tokens["dob"] == 0], right_tokens),
-            _token_pairs(
-                left_tokens[left_tokens["dob"] > 0], right_tokens[right_tokens["dob"] == 0]
-            ),
-        ]
-    pairs = pd.concat(parts, ignore_index=True)
-    # One integer per pair, sorted, duplicates dropped.
-    codes = np.sort(pairs["l"].to_numpy(np.int64) * len(right) + pairs["r"].to_numpy(np.int64))
+    """The pairs sorted by (left, right), duplicates dropped, as int32 positions."""
+    codes = left_pos.astype(np.int64) * right_count + right_pos
+    codes.sort()
     codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))] if len(codes) else codes
-    return codes // len(right), codes % len(right)
+    return (codes // right_count).astype(np.int32), (codes % right_count).astype(np.int32)
+
+
+def _block_keys(
+    left: pd.DataFrame, right: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(position, key) entries of each side: its exact name, rare tokens and frequent-token pairs.
+
+    Keys are integers: names first, then tokens, then pairs of tokens. A
+    token is frequent when its block (left entries x right entries) would
+    exceed `MAX_BLOCK_PAIRS`; a pair of frequent tokens is a key when its
+    own block does not.
+    """
+    names, _ = pd.factorize(pd.concat([left["name"], right["name"]], ignore_index=True))
+    left_tokens, right_tokens = _tokens(left), _tokens(right)
+    tokens, token_values = pd.factorize(
+        pd.concat([left_tokens["key"], right_tokens["key"]], ignore_index=True)
+    )
+    left_token, right_token = tokens[: len(left_tokens)], tokens[len(left_tokens) :]
+    frequent = (
+        np.bincount(left_token, minlength=len(token_values))
+        * np.bincount(right_token, minlength=len(token_values))
+        > MAX_BLOCK_PAIRS
+    )
+    left_combo_pos, left_combo = _token_combinations(
+        left_tokens["pos"].to_numpy()[frequent[left_token]],
+        left_token[frequent[left_token]],
+        len(token_values),
+    )
+    right_combo_pos, right_combo = _token_combinations(
+        right_tokens["pos"].to_numpy()[frequent[right_token]],
+        right_token[frequent[right_token]],
+        len(token_values),
+    )
+    combos, combo_values = pd.factorize(np.concatenate([left_combo, right_combo]))
+    left_combo, right_combo = combos[: len(left_combo)], combos[len(left_combo) :]
+    usable = (
+        np.bincount(left_combo, minlength=len(combo_values))
+        * np.bincount(right_combo, minlength=len(combo_values))
+        <= MAX_BLOCK_PAIRS
+    )
+    name_count, token_count = int(names.max(initial=-1)) + 1, len(token_values)
+
+    def side(frame, name_codes, token_pos, token_codes, combo_pos, combo_codes):
+        rare = ~frequent[token_codes]
+        wanted = usable[combo_codes]
+        return (
+            np.concatenate([frame["pos"].to_numpy(), token_pos[rare], combo_pos[wanted]]).astype(
+                np.int32
+            ),
+            np.concatenate(
+                [
+                    name_codes,
+                    name_count + token_codes[rare],
+                    name_count + token_count + combo_codes[wanted],
+                ]
+            ).astype(np.int64),
+        )
+
+    return (
+        *side(
+            left,
+            names[: len(left)],
+            left_tokens["pos"].to_numpy(),
+            left_token,
+            left_combo_pos,
+            left_combo,
+        ),
+        *side(
+            right,
+            names[len(left) :],
+            right_tokens["pos"].to_numpy(),
+            right_token,
+            right_combo_pos,
+            right_combo,
+        ),
+    )
+
+
+def _token_combinations(
+    positions: np.ndarray, tokens: np.ndarray, token_count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each record's pairs of two different (frequent) tokens, as one integer per pair."""
+    entries = pd.DataFrame({"pos": positions, "token": tokens.astype(np.int64)})
+    both = entries.merge(entries, on="pos")
+    both = both[both["token_x"] < both["token_y"]]
+    return (
+        both["pos"].to_numpy(),
+        both["token_x"].to_numpy() * token_count + both["token_y"].to_numpy(),
+    )
 
 
 def _join(left: pd.DataFrame, right: pd.DataFrame, on: str | list[str]) -> pd.DataFrame:
@@ -401,31 +594,3 @@ def _tokens(
             "key": keys[long_enough],
         }
     )
-
-
-def _token_pairs(left_tokens: pd.DataFrame, right_tokens: pd.DataFrame) -> pd.DataFrame:
-    """Pairs sharing a token whose block is small enough, or else a pair of frequent tokens."""
-    sizes = _block_sizes(left_tokens, right_tokens)
-    frequent = sizes.index[sizes > MAX_BLOCK_PAIRS]
-    left_rare = left_tokens[~left_tokens["key"].isin(frequent)]
-    right_rare = right_tokens[~right_tokens["key"].isin(frequent)]
-    pairs = _join(left_rare, right_rare, "key")
-    if frequent.empty:
-        return pairs
-    left_combos = _combinations(left_tokens[left_tokens["key"].isin(frequent)])
-    right_combos = _combinations(right_tokens[right_tokens["key"].isin(frequent)])
-    combo_sizes = _block_sizes(left_combos, right_combos)
-    usable = combo_sizes.index[combo_sizes <= MAX_BLOCK_PAIRS]
-    combo_pairs = _join(
-        left_combos[left_combos["key"].isin(usable)],
-        right_combos[right_combos["key"].isin(usable)],
-        "key",
-    )
-    return pd.concat([pairs, combo_pairs], ignore_index=True)
-
-
-def _combinations(tokens: pd.DataFrame) -> pd.DataFrame:
-    """Each record's pairs of (frequent) tokens, as `"a+b"` keys."""
-    both = tokens[["pos", "key"]].merge(tokens[["pos", "key"]], on="pos")
-    both = both[both["key_x"] < both["key_y"]]
-    return pd.DataFrame({"pos": both["pos"], "key": both["key_x"] + "+" + both["key_y"]})
