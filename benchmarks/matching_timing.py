@@ -1,6 +1,7 @@
 """Time person matching: 20,000 agency people against 300,000 officials by default.
 
     .venv/bin/python benchmarks/matching_timing.py [--people N] [--officials N] [--rules]
+        [--demo-names] [--skip-matching]
 
 Builds synthetic populations from a fixed, seeded list of a few thousand
 given and family names (so tokens repeat as in a real registry), with
@@ -11,6 +12,12 @@ matches and for confirmed + possible matches and prints the figures.
 
 `--rules` also loads the populations into a migrated SQLite database (in
 a temporary directory) and times the three COI rules end to end.
+`--demo-names` draws names as the demo generator does (a few thousand
+distinct Nepali names, each shared by dozens of people: the populations
+of `benchmarks/audit_bench.py`, where possible matches run to the
+hundred thousand). Every figure comes with the process's peak RSS so far
+(`ru_maxrss`, which only grows: use `--skip-matching` to see the rules'
+own peak).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from rapidfuzz import fuzz
 
 from monitor.services import matching
 from monitor.services.matching import (
@@ -252,3 +253,15 @@ def test_possible_matches_are_scored_in_bounded_batches(monkeypatch: pytest.Monk
     assert len(expected) == 144
     assert [(m.left.key, m.right.key) for m in batched] == expected
     assert all(not m.confirmed and m.matched_on == "name" for m in batched)
+
+
+def test_national_id_match_reports_the_real_name_score() -> None:
+    # The ids decide; the evidence still says how far apart the names are.
+    person = Person("person", "Joseph Smith", None, "AB-1")
+    official = Person("official", "Joe Smithson", None, "ab1")
+    (match,) = match_people([person], [official], include_possible=True)
+    assert match.matched_on == "national_id"
+    assert match.name_score == pytest.approx(
+        fuzz.ratio(normalise_name(person.full_name), normalise_name(official.full_name))
+    )
+    assert 0 < match.name_score < 90  # below the threshold, still reported

@@ -36,8 +36,12 @@ Blocking, so that nobody is compared with everybody:
   frequent tokens); records then meet through a pair of such frequent
   tokens (`bahadur` + `thapa`) when that pair's block is small enough.
 
-Candidates are scored in one vectorised `rapidfuzz.process.cpdist` call
-(2 workers).
+Candidates are scored with vectorised `rapidfuzz.process.cpdist` calls
+(2 workers). Possible-match candidates (by far the most numerous: common
+names recur by the thousand) are generated from integer keys and scored
+in batches of about `BATCH_PAIRS` pairs, so memory stays bounded; pairs
+where both records carry a national id are never possible and are not
+scored there.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ MAX_BLOCK_PAIRS = 250_000
 # Name tokens shorter than this do not form blocks (exact name joins still apply).
 MIN_TOKEN_LENGTH = 3
 # Possible-match candidates are generated and scored this many pairs at a time
-# (about 40 bytes a pair), so memory stays bounded whatever the data.
+# (a few tens of bytes a pair while a batch is built), so memory stays bounded.
 BATCH_PAIRS = 1_000_000
 WORKERS = 2
 # Name scores are fractions with small denominators (lengths of two names):
@@ -265,7 +269,9 @@ def match_people(
     if include_possible:
         kept += [
             _decide(sides, batch_left, batch_right, threshold=threshold, possible=True)
-            for batch_left, batch_right in _possible_pairs(left_frame, right_frame, sides)
+            for batch_left, batch_right in _possible_pairs(
+                left_frame, right_frame, sides, threshold=threshold
+            )
         ]
     found = pd.concat(kept, ignore_index=True).sort_values(["l", "r"], kind="stable")
     return [
@@ -288,6 +294,8 @@ class _Sides:
     right_names: np.ndarray
     left_unnamed: np.ndarray  # the normalised name is empty
     right_unnamed: np.ndarray
+    left_lengths: np.ndarray  # characters in the normalised name
+    right_lengths: np.ndarray
     left_ids: np.ndarray  # national ids as integer codes shared by both sides (-1: none)
     right_ids: np.ndarray
     left_dobs: np.ndarray  # birth dates as ordinals (0: none)
@@ -304,6 +312,8 @@ class _Sides:
             right_names=right_names,
             left_unnamed=left_names == "",
             right_unnamed=right_names == "",
+            left_lengths=np.fromiter(map(len, left_names), dtype=np.int32, count=len(left)),
+            right_lengths=np.fromiter(map(len, right_names), dtype=np.int32, count=len(right)),
             left_ids=id_codes[: len(left)],
             right_ids=id_codes[len(left) :],
             left_dobs=left["dob"].to_numpy(),
@@ -325,17 +335,12 @@ def _decide(
     """
     left_ids, right_ids = sides.left_ids[left_pos], sides.right_ids[right_pos]
     both_ids = (left_ids >= 0) & (right_ids >= 0)
-    if possible:  # two national ids, equal or not, leave nothing possible
-        left_pos, right_pos = left_pos[~both_ids], right_pos[~both_ids]
-        left_ids, right_ids, both_ids = (
-            left_ids[~both_ids],
-            right_ids[~both_ids],
-            both_ids[~both_ids],
-        )
     left_names, right_names = sides.left_names[left_pos], sides.right_names[right_pos]
     # The names are normalised with sorted tokens, so ratio == token_sort_ratio.
     # Scores are float32: allow for rounding so an exact 90.0 is never 89.99999.
-    cutoff = max(threshold - SCORE_TOLERANCE, 0)
+    # A possible match needs the threshold, so lower scores need not be exact
+    # (they come as 0); a national id match reports its name score whatever it is.
+    cutoff = max(threshold - SCORE_TOLERANCE, 0) if possible else None
     scores = process.cpdist(
         left_names, right_names, scorer=fuzz.ratio, score_cutoff=cutoff, workers=WORKERS
     )
@@ -389,19 +394,31 @@ def _candidate_pairs(left: pd.DataFrame, right: pd.DataFrame) -> tuple[np.ndarra
 
 
 def _possible_pairs(
-    left: pd.DataFrame, right: pd.DataFrame, sides: _Sides
+    left: pd.DataFrame, right: pd.DataFrame, sides: _Sides, *, threshold: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Distinct (left, right) positions that may be possible matches, in bounded batches.
 
     Only pairs with a birth date missing on one side: a left record without
     one against every right record, then a left record with one against
-    right records without. Pairs of records that both carry a national id
-    are left out (never possible; an equal id is found by the id join).
+    right records without. Left out before scoring: pairs of records that
+    both carry a national id (never possible; an equal id is found by the
+    id join), and pairs whose name lengths alone keep them below the
+    threshold (the Indel distance is at least the difference in length, so
+    a ratio is at most `200 * shorter / (both lengths)`).
     """
     named = left["name"] != ""
     has_birth = left["dob"] > 0
-    yield from _blocked_pairs(left[~has_birth & named], right, sides)
-    yield from _blocked_pairs(left[has_birth & named], right[right["dob"] == 0], sides)
+    for subset, others in (
+        (left[~has_birth & named], right),
+        (left[has_birth & named], right[right["dob"] == 0]),
+    ):
+        for left_pos, right_pos in _blocked_pairs(subset, others, sides):
+            left_lengths = sides.left_lengths[left_pos]
+            right_lengths = sides.right_lengths[right_pos]
+            reachable = 200 * np.minimum(left_lengths, right_lengths) >= (
+                threshold - SCORE_TOLERANCE
+            ) * (left_lengths + right_lengths)
+            yield left_pos[reachable], right_pos[reachable]
 
 
 def _blocked_pairs(
@@ -491,7 +508,14 @@ def _block_keys(
     )
     name_count, token_count = int(names.max(initial=-1)) + 1, len(token_values)
 
-    def side(frame, name_codes, token_pos, token_codes, combo_pos, combo_codes):
+    def side(
+        frame: pd.DataFrame,
+        name_codes: np.ndarray,
+        token_pos: np.ndarray,
+        token_codes: np.ndarray,
+        combo_pos: np.ndarray,
+        combo_codes: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         rare = ~frequent[token_codes]
         wanted = usable[combo_codes]
         return (
