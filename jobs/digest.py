@@ -24,7 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.officials_refresh import redact, retrying_session
+from jobs.officials_refresh import redact
+from monitor.http import retrying_session
 from monitor.models import AuditRun, Flag
 
 log = logging.getLogger(__name__)

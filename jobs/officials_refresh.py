@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from sqlalchemy.orm import Session, sessionmaker
-from urllib3.util.retry import Retry
 
+from monitor.http import retrying_session
 from monitor.services.registry_import import import_registry
 
 log = logging.getLogger(__name__)
@@ -30,26 +28,7 @@ log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 60.0
 RETRIES = 3
 BACKOFF_SECONDS = 2.0
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 CHUNK_BYTES = 1 << 20
-
-
-def retrying_session(
-    *, retries: int = RETRIES, backoff: float = BACKOFF_SECONDS, methods: Collection[str]
-) -> requests.Session:
-    """A requests session retrying connection errors and 429/5xx answers with back-off."""
-    retry = Retry(
-        total=retries,
-        backoff_factor=backoff,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset(methods),
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 def redact(url: str) -> str:

@@ -18,37 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+
+from monitor.http import retrying_session
 
 UPLOAD_PATH = "/api/v1/batches"
 REPORT_STATUSES = frozenset({"stored", "partial", "refused"})
-RETRY_STATUSES = (500, 502, 503, 504)
 DEFAULT_TIMEOUT = (10.0, 900.0)  # connect, read (a large file takes a while to import)
 
 
 class UploadError(RuntimeError):
     """The upload got no import report: unreachable server, refused token, bad answer."""
-
-
-def make_session(retries: int = 4, backoff_factor: float = 0.5) -> requests.Session:
-    """A requests session that retries connection errors and 5xx answers, POST included."""
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=backoff_factor,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=None,  # every method: an upload is idempotent (same file = replay)
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 def upload_declaration(
@@ -66,7 +45,7 @@ def upload_declaration(
     Raises UploadError when no report comes back.
     """
     endpoint = url.rstrip("/") + UPLOAD_PATH
-    http = make_session(retries, backoff_factor)
+    http = retrying_session(retries=retries, backoff=backoff_factor, methods=None)
     try:
         with path.open("rb") as stream:
             response = http.post(
