@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+
+DECIMAL_THRESHOLDS = (
+    "FEE_CAP_TOLERANCE",
+    "UNDERDECLARED_RATIO",
+    "UNDERDECLARED_MIN_USD",
+    "OUTLIER_Z",
+)
+INTEGER_THRESHOLDS = ("OUTLIER_MIN_PLACEMENTS", "DUPLICATE_WORKER_DAYS", "NAME_SIMILARITY")
 
 
 class ConfigError(ValueError):
@@ -44,3 +53,15 @@ def check(settings: Mapping[str, Any]) -> None:
     home = str(settings.get("HOME_COUNTRY", ""))
     if len(home) != 2 or not home.isalpha() or not home.isupper():
         raise ConfigError(f"MONITOR_HOME_COUNTRY must be an ISO 3166-1 alpha-2 code, got {home!r}")
+    for name in DECIMAL_THRESHOLDS:
+        try:
+            value = Decimal(str(settings[name]))
+        except InvalidOperation:
+            value = Decimal(-1)
+        if not value.is_finite() or value < 0:
+            raise ConfigError(
+                f"MONITOR_{name} must be a non-negative number, got {settings[name]!r}"
+            )
+    for name in INTEGER_THRESHOLDS:
+        if not str(settings[name]).strip().isdigit():
+            raise ConfigError(f"MONITOR_{name} must be a whole number, got {settings[name]!r}")

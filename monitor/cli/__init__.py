@@ -51,8 +51,13 @@ def init_app(app: Flask) -> None:
 
 def _create_app() -> Flask:
     from monitor import create_app
+    from monitor.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
 
 
 main = FlaskGroup(

@@ -1,0 +1,40 @@
+"""Settings are checked when the monitor starts, with one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor import create_app
+from monitor.config import ConfigError
+
+MONITOR = Path(sys.executable).with_name("monitor")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("HOME_COUNTRY", "Nepal"),
+        ("OUTLIER_Z", "abc"),
+        ("FEE_CAP_TOLERANCE", "-1"),
+        ("DUPLICATE_WORKER_DAYS", "1.5"),
+    ],
+)
+def test_malformed_settings_are_refused(tmp_path, setting, value):
+    with pytest.raises(ConfigError, match=f"MONITOR_{setting}"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", setting: value})
+
+
+def test_the_command_line_says_which_setting_is_wrong(tmp_path):
+    env = {**os.environ, "MONITOR_INSTANCE_PATH": str(tmp_path), "MONITOR_OUTLIER_Z": "abc"}
+    result = subprocess.run(
+        [str(MONITOR), "audit", "run"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 3
+    assert (
+        result.stderr.strip() == "Error: MONITOR_OUTLIER_Z must be a non-negative number, got 'abc'"
+    )
