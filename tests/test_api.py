@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 import schemathesis
@@ -351,3 +353,60 @@ def test_every_answer_matches_the_openapi_document(case, live_server, partner_to
         headers=auth(partner_token),
         excluded_checks=[positive_data_acceptance],
     )
+
+
+# --- rejections, a page at a time ----------------------------------------------------------
+
+
+def test_rejections_are_paged_with_the_total_in_the_x_pagination_header(live_server, token_for):
+    token = token_for("mia", "partner", "MY")
+    every_wage_bad = placements_csv("MY", 2500).replace(b",450.00,USD", b",lots,USD")
+    batch_id = post_file(live_server, token, every_wage_bad).json()["batch_id"]
+    url = f"{live_server}/api/v1/batches/{batch_id}/rejections"
+
+    lines: list[int] = []
+    pages: list[dict] = []
+    page: int | None = 1
+    while page is not None:  # follow `next_page` as a client would; the default size is 1000
+        response = requests.get(url, headers=auth(token), params={"page": page}, timeout=30)
+        assert response.status_code == 200, response.text
+        pages.append(json.loads(response.headers["X-Pagination"]))
+        lines += [r["line"] for r in response.json()]
+        page = pages[-1].get("next_page")
+    assert [(p["page"], p["total"], p["total_pages"]) for p in pages] == [
+        (1, 2500, 3),
+        (2, 2500, 3),
+        (3, 2500, 3),
+    ]
+    assert lines == list(range(2, 2502))  # every rejection once, by line, no overlap
+
+    whole = requests.get(url, headers=auth(token), params={"page_size": 10_000}, timeout=30)
+    assert [r["line"] for r in whole.json()] == lines
+    past_the_end = requests.get(url, headers=auth(token), params={"page": 4}, timeout=30)
+    assert past_the_end.json() == []
+    assert json.loads(past_the_end.headers["X-Pagination"])["total"] == 2500
+
+
+def test_a_rejections_page_over_the_maximum_size_is_refused(live_server, token_for):
+    token = token_for("mia", "partner", "MY")
+    batch_id = post_file(live_server, token, placements_csv("MY", 3, bad_wage_line=2)).json()[
+        "batch_id"
+    ]
+    url = f"{live_server}/api/v1/batches/{batch_id}/rejections"
+    for bad in ({"page_size": 10_001}, {"page_size": 0}, {"page": 0}):
+        body = assert_problem(requests.get(url, headers=auth(token), params=bad, timeout=10), 422)
+        assert set(body["errors"]) == set(bad)
+    # Another country's batch is still a 404 problem, paged or not.
+    other = token_for("omar", "partner", "QA")
+    assert_problem(requests.get(url, headers=auth(other), params={"page": 2}, timeout=10), 404)
+
+
+def test_the_document_describes_the_rejection_paging(live_server):
+    spec = requests.get(f"{live_server}/api/v1/openapi.json", timeout=10).json()
+    operation = spec["paths"]["/api/v1/batches/{batch_id}/rejections"]["get"]
+    parameters = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    assert parameters["page_size"]["default"] == 1000
+    assert parameters["page_size"]["maximum"] == 10_000
+    assert "X-Pagination" in operation["responses"]["200"]["headers"]
+    invalid = operation["responses"]["422"]["$ref"].rsplit("/", 1)[1]
+    assert PROBLEM in spec["components"]["responses"][invalid]["content"]

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from conftest import TEST_PASSWORD, csrf_token_of, placements_csv
 
 from monitor.models import ImportBatch, Placement
+from monitor.services import declarations
 
 pytestmark = pytest.mark.usefixtures("declaration_registry")
 
@@ -319,3 +320,62 @@ def test_ministry_staff_see_every_country_and_do_not_upload(client, session, mak
     for batch_id in session.scalars(sa.select(ImportBatch.id)):
         assert client.get(f"/batches/{batch_id}").status_code == 200
     assert client.get("/batches/upload").status_code == 403
+
+
+# --- many rejections: paged on the page, all of them in the CSV ----------------------------
+
+
+def every_wage_bad(country: str, rows: int) -> bytes:
+    """A placements file whose every row is rejected for its wage (lines 2 .. rows + 1)."""
+    return placements_csv(country, rows).replace(b",450.00,USD", b",lots,USD")
+
+
+def test_a_batch_with_2500_rejections_is_shown_a_page_at_a_time(
+    client, session, make_user, login, monkeypatch
+):
+    make_user("mia", "partner", "MY")
+    login("mia")
+    batch_id = batch_id_of(upload(client, every_wage_bad("MY", 2500)))
+    row = re.compile(r"<tr><td>(\d+)</td><td>monthly_wage</td>")
+
+    first = client.get(f"/batches/{batch_id}").get_data(as_text=True)
+    assert "Showing problems 1–1000 of 2500; download the CSV for all." in first
+    assert [int(line) for line in row.findall(first)] == list(range(2, 1002))
+    assert f'href="/batches/{batch_id}?page=2">Next page</a>' in first
+    assert "Previous page" not in first
+
+    second = client.get(f"/batches/{batch_id}?page=2").get_data(as_text=True)
+    assert "Showing problems 1001–2000 of 2500" in second
+    assert [int(line) for line in row.findall(second)] == list(range(1002, 2002))
+    assert f'href="/batches/{batch_id}?page=1">Previous page</a>' in second
+    assert f'href="/batches/{batch_id}?page=3">Next page</a>' in second
+
+    last = client.get(f"/batches/{batch_id}?page=3").get_data(as_text=True)
+    assert "Showing problems 2001–2500 of 2500" in last
+    assert [int(line) for line in row.findall(last)] == list(range(2002, 2502))
+    assert "Next page" not in last
+    # A page past the end (or not a number) shows the nearest real page.
+    assert "Showing problems 2001–2500 of 2500" in client.get(
+        f"/batches/{batch_id}?page=99"
+    ).get_data(as_text=True)
+    assert "Showing problems 1–1000 of 2500" in client.get(f"/batches/{batch_id}?page=x").get_data(
+        as_text=True
+    )
+
+    # The download streams every rejection, read from the database in several chunks.
+    monkeypatch.setattr(declarations, "REJECTIONS_FETCHED_PER_ROUND_TRIP", 700)
+    csv_response = client.get(f"/batches/{batch_id}/rejections.csv")
+    assert csv_response.is_streamed
+    lines = csv_response.get_data().decode("utf-8-sig").splitlines()
+    csv_response.close()  # as a WSGI server does: ends the request and its session
+    assert lines[0] == "line,column,reason"
+    assert [int(line.split(",", 1)[0]) for line in lines[1:]] == list(range(2, 2502))
+
+
+def test_a_batch_with_one_page_of_rejections_has_no_paging(client, make_user, login):
+    make_user("mia", "partner", "MY")
+    login("mia")
+    batch_id = batch_id_of(upload(client, every_wage_bad("MY", 1000)))
+    page = client.get(f"/batches/{batch_id}").get_data(as_text=True)
+    assert len(re.findall(r"<tr><td>\d+</td><td>monthly_wage</td>", page)) == 1000
+    assert "Showing problems" not in page and "Next page" not in page

@@ -10,6 +10,11 @@ regulator's statement.
 a new batch, 200 with the same report when the same file had been sent
 before (a replay: nothing new is stored), and 422 problem+json when the file
 was refused as a whole (the problem carries `batch_id` and the `report`).
+
+`GET /api/v1/batches/{id}/rejections` answers a page of the rejections, a
+bare list as before, with flask-smorest's pagination: `?page=P&page_size=N`
+(default 1000, at most 10000; over that is 422), and the `X-Pagination`
+header says `total`, `total_pages`, `page`, `previous_page`, `next_page`.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response, abort, current_app, g, request
 from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
 from marshmallow import RAISE
 
 from monitor import db
@@ -44,6 +50,8 @@ blp = ApiBlueprint(
 )
 
 BEARER_PREFIX = "bearer "
+REJECTIONS_PAGE_SIZE = 1000
+MAX_REJECTIONS_PAGE_SIZE = 10_000
 
 
 def _problem_doc(status: HTTPStatus, description: str) -> Any:
@@ -70,8 +78,12 @@ def _api_user() -> User:
     return g.api_user
 
 
+def _not_found_detail(batch_id: int) -> str:
+    return f"There is no batch {batch_id} that you may see."
+
+
 def _not_found(batch_id: int) -> Response:
-    return problem(HTTPStatus.NOT_FOUND, f"There is no batch {batch_id} that you may see.")
+    return problem(HTTPStatus.NOT_FOUND, _not_found_detail(batch_id))
 
 
 @blp.route("/batches")
@@ -145,12 +157,27 @@ class BatchDetail(MethodView):
 @blp.route(f"/batches/{BATCH_ID_IN_URL}/rejections")
 class BatchRejections(MethodView):
     @blp.response(HTTPStatus.OK, RejectionSchema(many=True))
+    @blp.paginate(page_size=REJECTIONS_PAGE_SIZE, max_page_size=MAX_REJECTIONS_PAGE_SIZE)
     @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
     @_problem_doc(HTTPStatus.NOT_FOUND, "No such batch, or not one of your country's.")
-    def get(self, batch_id: int) -> Any:
-        """The rejected rows of a batch: line (header = 1), column and reason."""
+    def get(self, batch_id: int, pagination_parameters: PaginationParameters) -> Any:
+        """The rejected rows of a batch, by line (header = 1): line, column and reason.
+
+        One page at a time (`page`, `page_size`); the `X-Pagination` header
+        gives the total and the next page. The web page's CSV download has them all.
+        """
         session = db.session()
         scope = accounts.country_scope(_api_user())
         if declarations.get_batch(session, batch_id, scope) is None:
-            return _not_found(batch_id)
-        return declarations.batch_rejections(session, batch_id, scope)
+            # Raised, not returned: a paginated view may not return a Response.
+            abort(HTTPStatus.NOT_FOUND, _not_found_detail(batch_id))
+        pagination_parameters.item_count = declarations.count_batch_rejections(
+            session, batch_id, scope
+        )
+        return declarations.batch_rejections(
+            session,
+            batch_id,
+            scope,
+            limit=pagination_parameters.page_size,
+            offset=pagination_parameters.first_item,
+        )

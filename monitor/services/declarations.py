@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,11 @@ from validators.declarations import (
 EXIT_CODES = {"stored": 0, "partial": 1, "refused": 2}
 # Rejections listed in a report (bounded memory); every one is kept in the batch.
 MAX_LISTED_REJECTIONS = 100_000
+# Rejections fetched per round trip when streaming them all (CSV download):
+# a server-side cursor on PostgreSQL, so memory stays flat however many.
+REJECTIONS_FETCHED_PER_ROUND_TRIP = 5_000
+# The streamed rejection CSV is handed on in pieces of about this many characters.
+REJECTIONS_CSV_PIECE_CHARS = 64 * 1024
 SQLITE_IMPORT_CACHE_KIB = 128 * 1024
 TABLES: dict[str, sa.Table] = {
     "placements": Placement.__table__,  # type: ignore[dict-item]
@@ -519,13 +525,18 @@ def _report_of(session: Session, batch: ImportBatch, *, replayed: bool) -> Impor
     )
 
 
-def _rejections(session: Session, batch_id: int, limit: int | None = None) -> list[RowError]:
-    rows = session.execute(
+def _rejections_query(batch_id: int) -> sa.Select[tuple[int, str, str]]:
+    return (
         sa.select(BatchRejection.line, BatchRejection.column, BatchRejection.reason)
         .where(BatchRejection.batch_id == batch_id)
         .order_by(BatchRejection.line, BatchRejection.id)
-        .limit(limit)
-    ).all()
+    )
+
+
+def _rejections(
+    session: Session, batch_id: int, limit: int | None = None, offset: int = 0
+) -> list[RowError]:
+    rows = session.execute(_rejections_query(batch_id).limit(limit).offset(offset or None)).all()
     return [RowError(line=line, column=column, reason=reason) for line, column, reason in rows]
 
 
@@ -552,12 +563,55 @@ def get_batch(
 
 
 def batch_rejections(
-    session: Session, batch_id: int, partner_country: str | None = None
+    session: Session,
+    batch_id: int,
+    partner_country: str | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[RowError]:
-    """Every rejection of a visible batch, by line ([] if the batch is not visible)."""
+    """Rejections of a visible batch by line, then by id ([] if the batch is not visible).
+
+    `offset` skips that many, `limit` keeps at most that many (None: all of
+    them; stream those with `iter_batch_rejections` instead when there may be
+    many).
+    """
     if get_batch(session, batch_id, partner_country) is None:
         return []
-    return _rejections(session, batch_id)
+    return _rejections(session, batch_id, limit=limit, offset=offset)
+
+
+def count_batch_rejections(
+    session: Session, batch_id: int, partner_country: str | None = None
+) -> int:
+    """How many rejections a visible batch has (0 if the batch is not visible).
+
+    One `count(*)` on the batch's index. Not `ImportBatch.rows_rejected`: that
+    counts rejected lines, and one line can be rejected for several columns.
+    """
+    if get_batch(session, batch_id, partner_country) is None:
+        return 0
+    return (
+        session.scalar(sa.select(sa.func.count()).where(BatchRejection.batch_id == batch_id)) or 0
+    )
+
+
+def iter_batch_rejections(
+    session: Session, batch_id: int, partner_country: str | None = None
+) -> Iterator[RowError]:
+    """Every rejection of a visible batch, by line, then by id, fetched in chunks.
+
+    Nothing if the batch is not visible. Rows come `REJECTIONS_FETCHED_PER_ROUND_TRIP`
+    at a time (a server-side cursor on PostgreSQL), so a batch with a million
+    rejections does not sit in memory.
+    """
+    if get_batch(session, batch_id, partner_country) is None:
+        return
+    query = _rejections_query(batch_id).execution_options(
+        yield_per=REJECTIONS_FETCHED_PER_ROUND_TRIP
+    )
+    for line, column, reason in session.execute(query):
+        yield RowError(line=line, column=column, reason=reason)
 
 
 def batch_report(
@@ -568,8 +622,22 @@ def batch_report(
     return None if batch is None else _report_of(session, batch, replayed=False)
 
 
-def write_rejections_csv(stream: TextIO, rejections: Sequence[RowError]) -> None:
-    """The rejection report as CSV (line, column, reason), formula-like cells escaped."""
-    writer = csv_writer(stream)
+def rejections_csv_pieces(rejections: Iterable[RowError]) -> Iterator[str]:
+    """The rejection report as CSV (line, column, reason), formula-like cells escaped,
+    in pieces of about `REJECTIONS_CSV_PIECE_CHARS`: a streamed download's body."""
+    buffer = io.StringIO()
+    writer = csv_writer(buffer)
     writer.writerow(["line", "column", "reason"])
-    writer.writerows((r.line, r.column, r.reason) for r in rejections)
+    for rejection in rejections:
+        writer.writerow((rejection.line, rejection.column, rejection.reason))
+        if buffer.tell() >= REJECTIONS_CSV_PIECE_CHARS:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def write_rejections_csv(stream: TextIO, rejections: Iterable[RowError]) -> None:
+    """Write the rejection report as CSV (see `rejections_csv_pieces`) to `stream`."""
+    for piece in rejections_csv_pieces(rejections):
+        stream.write(piece)

@@ -11,7 +11,7 @@ Who sees what:
 
 from __future__ import annotations
 
-import io
+from collections.abc import Iterator
 from http import HTTPStatus
 
 from flask import (
@@ -28,6 +28,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice, SelectField
 
 from monitor import db
@@ -37,7 +38,7 @@ from monitor.uploads import BATCH_ID_IN_URL, DECLARATION_KINDS, UploadRefused, i
 
 bp = Blueprint("batches", __name__, url_prefix="/batches")
 
-REJECTIONS_SHOWN = 1000
+REJECTIONS_PER_PAGE = 1000
 BATCHES_SHOWN = 500
 # A byte-order mark so that Excel reads the downloaded CSV as UTF-8, not the
 # local code page (reasons can quote names with accents).
@@ -100,13 +101,22 @@ def show(batch_id: int) -> str:
     batch = declarations.get_batch(session, batch_id, current_scope())
     if batch is None:
         abort(HTTPStatus.NOT_FOUND)
-    rejections = declarations.batch_rejections(session, batch_id, current_scope())
+    total = declarations.count_batch_rejections(session, batch_id, current_scope())
+    last_page = max(1, -(-total // REJECTIONS_PER_PAGE))
+    page = min(max(request.args.get("page", 1, type=int), 1), last_page)
+    first = (page - 1) * REJECTIONS_PER_PAGE
+    rejections = declarations.batch_rejections(
+        session, batch_id, current_scope(), limit=REJECTIONS_PER_PAGE, offset=first
+    )
     return render_template(
         "batches/show.html",
         batch=batch,
-        rejections=rejections[:REJECTIONS_SHOWN],
-        total_rejections=len(rejections),
-        shown=REJECTIONS_SHOWN,
+        rejections=rejections,
+        total_rejections=total,
+        first_shown=first + 1,
+        last_shown=first + len(rejections),
+        page=page,
+        last_page=last_page,
     )
 
 
@@ -118,14 +128,24 @@ def rejections_csv(batch_id: int) -> Response:
     batch = declarations.get_batch(session, batch_id, scope)
     if batch is None:
         abort(HTTPStatus.NOT_FOUND)
-    buffer = io.StringIO()
-    buffer.write(EXCEL_UTF8_MARK)
-    declarations.write_rejections_csv(
-        buffer, declarations.batch_rejections(session, batch_id, scope)
-    )
     filename = f"batch-{batch_id}-rejections.csv"
     return Response(
-        buffer.getvalue(),
+        _streamed_rejections_csv(db.session_factory()(), batch_id, scope),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _streamed_rejections_csv(
+    stream_session: Session, batch_id: int, scope: str | None
+) -> Iterator[str]:
+    """The CSV body, read and written in chunks however many rejections there are.
+
+    Its own session, closed when the download ends or is cut off: the
+    request's session is closed as soon as the view returns.
+    """
+    with stream_session:
+        yield EXCEL_UTF8_MARK
+        yield from declarations.rejections_csv_pieces(
+            declarations.iter_batch_rejections(stream_session, batch_id, scope)
+        )
