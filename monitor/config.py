@@ -2,7 +2,7 @@
 
 Every setting can be given as a `MONITOR_<NAME>` environment variable
 (`MONITOR_DATABASE_URL`, `MONITOR_HOME_COUNTRY`, ...). Audit thresholds
-default to the values of the data contract (shared/CONTRACT.md).
+default to the values of the data contract (docs/contract.md).
 """
 
 from __future__ import annotations
