@@ -5,29 +5,33 @@ it the run is recorded as `skipped` and nothing else happens), records an
 `AuditRun`, marks runs left `running` by dead processes as `abandoned`
 (every run starts under the lock, so while we hold it any other `running`
 row belongs to a process that died), optionally refreshes the officials
-list, runs each rule and keeps the flags, then posts the digest.
+list, runs each rule and keeps its flags, then posts the digest.
 
-Flags of one rule, from its findings (key = `Finding.key(rule)`):
+Each rule, on the run's own connection:
 
-- a new key is inserted: status `open`, first_seen = last_seen = today;
-- a known key found again keeps its row: last_seen = today; evidence,
-  severity, workers affected, licence_no and partner country refreshed
-  (a worker's flag keeps its identity when the agency shown changes). An `open` flag stays open; a
-  `cleared` flag whose condition holds again is *reopened* (status `open`,
-  cleared_at emptied, first_seen kept: same rule and subject = same flag,
-  and its history shows it was once cleared); a flag under review (any
-  other status, e.g. `dismissed`, `escalated`) keeps its status;
-- an `open` flag of the rule not found this run is `cleared` (cleared_at
-  set), never deleted. Flags under review that are not found keep their
-  status; flags of a rule that failed are left untouched.
+1. reads, in one snapshot transaction (`monitor.db.snapshot_transaction`):
+   the rule's queries see one consistent state of the data, and its
+   findings are staged in a temporary table (`jobs.flag_store`);
+2. writes, in one short write transaction (`monitor.db.write_transaction`):
+   the staged findings are merged into `flags` (new, found again,
+   reopened, cleared; see `jobs.flag_store`).
 
-A rule that raises is rolled back and recorded (rule code and error); the
-other rules still run and the run ends `failed`. A finding whose key
-repeats within one rule run counts once (the first one is kept).
+What a failed rule leaves: each rule's flags are committed on their own,
+all at once. A rule that raises, while reading or while its flags are
+merged, is rolled back: its flags stay exactly as the previous run left
+them (none is added, moved or cleared), the error is recorded in one line
+(`RuleResult.error`, the run's `error`; the traceback goes to the log),
+the other rules still run, and the run ends `failed`. So after a failed
+run the flags export is, for every rule that failed, the export before it.
 
 Per rule the run records `examined`, `new`, `still_open` (known flags
-found again, whatever their review status), `reopened`, `cleared` and
-`seconds`.
+found again, whatever their review status), `reopened`, `cleared`,
+`seconds` and `cpu_seconds`.
+
+Rules of one run share what several of them need (`jobs.rules.common.shared`,
+inside `audit_run_scope`): the per-placement fee figures, for example, are
+computed once, into a temporary table of the run connection, when the
+first fee rule asks.
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -46,14 +49,18 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import rules as rules_package
 from jobs.digest import send_digest
+from jobs.flag_store import FlagStore
 from jobs.lock import LockHolder, RunLock
 from jobs.officials_refresh import refresh_officials
-from jobs.rules.base import AuditSettings, Finding
-from monitor.models import AuditRun, Flag
+from jobs.rules.base import AuditSettings
+from jobs.rules.common import audit_run_scope
+from monitor import db
+from monitor.models import AuditRun
 from monitor.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -63,8 +70,12 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # a rule (or its discovery) failed; the other rules ran
 EXIT_SKIPPED = 4  # another audit holds the lock; nothing was done
 
-BATCH_SIZE = 10_000
-flags = Flag.__table__
+# SQLite page cache of the run's connection: the placements, fees and flags
+# tables and their indexes stay in memory while the rules read and write.
+SQLITE_CACHE_KIB = 256 * 1024
+# Longest error text kept per rule (one line; the traceback goes to the log).
+MAX_ERROR_CHARS = 300
+runs = AuditRun.__table__
 
 
 @dataclass
@@ -79,6 +90,7 @@ class RuleResult:
     reopened: int = 0
     cleared: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time (on PostgreSQL the server's is not in it)
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -90,6 +102,7 @@ class RuleResult:
             "reopened": self.reopened,
             "cleared": self.cleared,
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
         }
         if self.error:
             data["error"] = self.error
@@ -125,6 +138,18 @@ class AuditRunResult:
         }
 
 
+def one_line_error(exc: BaseException) -> str:
+    """`OperationalError: database is locked`: the error's type and first line, no SQL.
+
+    A database error names the driver's exception and its message, without
+    the statement and parameters SQLAlchemy appends.
+    """
+    shown = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
+    lines = str(shown).strip().splitlines()
+    text = f"{type(shown).__name__}: {lines[0].strip()}" if lines else type(shown).__name__
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
 def _engine_of(session_factory: sessionmaker[Session]) -> sa.Engine:
     with session_factory() as session:
         bind = session.get_bind()
@@ -143,12 +168,14 @@ def run_audit(
 ) -> AuditRunResult:
     """Run every rule now, in this process, under the audit lock."""
     today = today or dt.date.today()
-    lock = lock or RunLock(_engine_of(session_factory))
+    engine = _engine_of(session_factory)
+    lock = lock or RunLock(engine)
     if not lock.acquire():
-        return _record_skipped(session_factory, trigger, lock.holder)
+        return _record_skipped(engine, trigger, lock.holder)
     try:
         return _run_locked(
             session_factory,
+            engine,
             settings,
             lock,
             trigger=trigger,
@@ -176,24 +203,25 @@ def run_configured_audit(app: Flask, *, trigger: str) -> AuditRunResult:
     )
 
 
-def _record_skipped(
-    session_factory: sessionmaker[Session], trigger: str, holder: LockHolder | None
-) -> AuditRunResult:
+def _run_row(trigger: str, status: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "trigger": trigger,
+        "status": status,
+        "started_at": now,
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+
+
+def _record_skipped(engine: sa.Engine, trigger: str, holder: LockHolder | None) -> AuditRunResult:
     message = f"another audit is running ({holder.describe() if holder else 'holder unknown'})"
     now = utcnow()
-    with session_factory() as session:
-        run = AuditRun(
-            trigger=trigger,
-            status="skipped",
-            started_at=now,
-            finished_at=now,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
-            error=message,
-        )
-        session.add(run)
-        session.commit()
-        run_id = run.id
+    with db.write_transaction(engine) as connection:
+        run_id = connection.execute(
+            sa.insert(runs).values(
+                **_run_row(trigger, "skipped", now), finished_at=now, error=message
+            )
+        ).inserted_primary_key[0]
     log.info("audit skipped: %s", message)
     return AuditRunResult(
         run_id=run_id,
@@ -206,41 +234,34 @@ def _record_skipped(
     )
 
 
-def _start_run(session_factory: sessionmaker[Session], trigger: str) -> tuple[AuditRun, list[int]]:
+def _start_run(engine: sa.Engine, trigger: str) -> tuple[int, dt.datetime, list[int]]:
     """Record the run; mark runs left `running` by dead processes as abandoned."""
     now = utcnow()
-    with session_factory() as session:
-        run = AuditRun(
-            trigger=trigger,
-            status="running",
-            started_at=now,
-            heartbeat_at=now,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
-        )
-        session.add(run)
-        session.flush()
+    with db.write_transaction(engine) as connection:
+        run_id = connection.execute(
+            sa.insert(runs).values(**_run_row(trigger, "running", now), heartbeat_at=now)
+        ).inserted_primary_key[0]
         abandoned = list(
-            session.scalars(
-                sa.select(AuditRun.id).where(AuditRun.status == "running", AuditRun.id != run.id)
+            connection.scalars(
+                sa.select(runs.c.id).where(runs.c.status == "running", runs.c.id != run_id)
             )
         )
         if abandoned:
-            session.execute(
-                sa.update(AuditRun)
-                .where(AuditRun.id.in_(abandoned))
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.id.in_(abandoned))
                 .values(
                     status="abandoned",
                     finished_at=utcnow(),
-                    error=f"abandoned: its process stopped; found by run {run.id}",
+                    error=f"abandoned: its process stopped; found by run {run_id}",
                 )
             )
-        session.commit()
-        return run, abandoned
+    return run_id, now, abandoned
 
 
 def _run_locked(
     session_factory: sessionmaker[Session],
+    engine: sa.Engine,
     settings: AuditSettings,
     lock: RunLock,
     *,
@@ -249,14 +270,13 @@ def _run_locked(
     officials_url: str,
     digest_webhook: str,
 ) -> AuditRunResult:
-    run, abandoned = _start_run(session_factory, trigger)
-    run_id = run.id
+    run_id, started_at, abandoned = _start_run(engine, trigger)
     lock.attach_run(run_id)
     result = AuditRunResult(
         run_id=run_id,
         status="running",
         trigger=trigger,
-        started_at=run.started_at,
+        started_at=started_at,
         finished_at=None,
         abandoned_runs=abandoned,
     )
@@ -268,36 +288,39 @@ def _run_locked(
             result.notes["officials_refresh"] = refresh_officials(session_factory, officials_url)
         rule_modules, broken = rules_package.discover_rules()
         errors.extend(f"{name} cannot be imported: {error}" for name, error in broken.items())
-        for rule in rule_modules:
-            outcome = _run_rule(session_factory, settings, rule, run_id=run_id, today=today)
-            result.rules.append(outcome)
-            if outcome.error:
-                errors.append(f"{outcome.code}: {outcome.error}")
+        with (
+            engine.connect() as connection,
+            db.sqlite_page_cache(connection, SQLITE_CACHE_KIB),
+            FlagStore(connection) as store,
+            audit_run_scope(connection),
+        ):
+            for rule in rule_modules:
+                outcome = _run_rule(connection, store, settings, rule, run_id=run_id, today=today)
+                result.rules.append(outcome)
+                if outcome.error:
+                    errors.append(f"{outcome.code}: {outcome.error}")
     except BaseException as exc:
-        errors.append(f"interrupted: {type(exc).__name__}: {exc}")
-        _finish(session_factory, result, errors)
+        errors.append(f"interrupted: {one_line_error(exc)}")
+        _finish(engine, result, errors)
         raise
-    _finish(session_factory, result, errors)
+    _finish(engine, result, errors)
     if digest_webhook:
         result.notes["digest"] = send_digest(session_factory, run_id, digest_webhook)
-        with session_factory() as session:
-            session.execute(
-                sa.update(AuditRun).where(AuditRun.id == run_id).values(notes=result.notes)
+        with db.write_transaction(engine) as connection:
+            connection.execute(
+                sa.update(runs).where(runs.c.id == run_id).values(notes=result.notes)
             )
-            session.commit()
     return result
 
 
-def _finish(
-    session_factory: sessionmaker[Session], result: AuditRunResult, errors: list[str]
-) -> None:
+def _finish(engine: sa.Engine, result: AuditRunResult, errors: list[str]) -> None:
     result.status = "failed" if errors else "succeeded"
     result.error = "\n".join(errors) or None
     result.finished_at = utcnow()
-    with session_factory() as session:
-        session.execute(
-            sa.update(AuditRun)
-            .where(AuditRun.id == result.run_id)
+    with db.write_transaction(engine) as connection:
+        connection.execute(
+            sa.update(runs)
+            .where(runs.c.id == result.run_id)
             .values(
                 status=result.status,
                 finished_at=result.finished_at,
@@ -306,166 +329,36 @@ def _finish(
                 error=result.error,
             )
         )
-        session.commit()
     log.info("audit run %s %s", result.run_id, result.status)
 
 
 def _run_rule(
-    session_factory: sessionmaker[Session],
+    connection: Connection,
+    store: FlagStore,
     settings: AuditSettings,
     rule: ModuleType,
     *,
     run_id: int,
     today: dt.date,
 ) -> RuleResult:
-    """Run one rule and keep its flags, in one transaction (rolled back if it fails)."""
+    """Run one rule on one snapshot, then merge its flags in one write (see the docstring)."""
     result = RuleResult(code=rule.CODE, severity=getattr(rule, "SEVERITY", None))
-    started = time.perf_counter()
-    with session_factory() as session:
-        try:
+    started, cpu_started = time.perf_counter(), time.process_time()
+    try:
+        with db.snapshot_transaction(connection), Session(bind=connection) as session:
             outcome = rule.run(session, settings)
-            result.examined = int(outcome.examined)
-            upsert_flags(
-                session,
-                rule=rule.CODE,
-                severity=rule.SEVERITY,
-                findings=outcome.findings,
-                run_id=run_id,
-                today=today,
-                result=result,
-            )
-            session.commit()
-        except Exception as exc:  # noqa: BLE001 - recorded; the other rules still run
-            session.rollback()
-            log.error("audit rule %s failed\n%s", rule.CODE, traceback.format_exc())
-            result.error = f"{type(exc).__name__}: {exc}"
-            result.examined = result.new = result.still_open = 0
-            result.reopened = result.cleared = 0
+            staged = store.stage(rule.CODE, outcome.findings)
+            examined = int(outcome.examined)
+        counts = store.merge(
+            rule=rule.CODE, severity=rule.SEVERITY, run_id=run_id, today=today, staged_count=staged
+        )
+    except Exception as exc:  # noqa: BLE001 - recorded; the other rules still run
+        log.error("audit rule %s failed\n%s", rule.CODE, traceback.format_exc())
+        result.error = one_line_error(exc)
+    else:
+        result.examined = examined
+        result.new, result.still_open = counts.new, counts.still_open
+        result.reopened, result.cleared = counts.reopened, counts.cleared
     result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - cpu_started
     return result
-
-
-def subject_key(rule: str, finding: Finding, key: str) -> str:
-    """The subject as canonical JSON (sorted keys, no spaces): the export's sort key.
-
-    It is the tail of `Finding.key`, cut after `Finding.key_prefix` so a `|`
-    inside a licence number cannot confuse it, which saves serialising every
-    subject twice (tests hold it to `json.dumps`).
-    """
-    return key[len(finding.key_prefix(rule)) :]
-
-
-def upsert_flags(
-    session: Session,
-    *,
-    rule: str,
-    severity: str,
-    findings: Iterable[Finding],
-    run_id: int,
-    today: dt.date,
-    result: RuleResult,
-) -> None:
-    """Turn one rule's findings into flags (see the module docstring); does not commit.
-
-    Set-based: the rule's known keys are loaded once; new flags are
-    inserted and known ones updated in batches (executemany); open flags
-    not found are cleared by one UPDATE.
-    """
-    known: dict[str, tuple[int, str]] = {
-        key: (flag_id, status)
-        for key, flag_id, status in session.execute(
-            sa.select(flags.c.flag_key, flags.c.id, flags.c.status).where(flags.c.rule == rule)
-        )
-    }
-    now = utcnow()
-    seen: set[str] = set()
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if inserts:
-            session.execute(sa.insert(flags), inserts)
-            inserts.clear()
-        if updates:
-            session.execute(_UPDATE_KNOWN, updates)
-            updates.clear()
-
-    for finding in findings:
-        key = finding.key(rule)
-        if key in seen:
-            continue
-        seen.add(key)
-        existing = known.get(key)
-        if existing is None:
-            result.new += 1
-            inserts.append(
-                {
-                    "flag_key": key,
-                    "rule": rule,
-                    "licence_no": finding.licence_no,
-                    "partner_country": finding.partner_country,
-                    "subject": finding.subject,
-                    "subject_key": subject_key(rule, finding, key),
-                    "severity": severity,
-                    "evidence": finding.evidence,
-                    "status": "open",
-                    "first_seen": today,
-                    "last_seen": today,
-                    "first_run_id": run_id,
-                    "last_run_id": run_id,
-                    "cleared_at": None,
-                    "workers_affected": finding.workers_affected,
-                }
-            )
-        else:
-            flag_id, status = existing
-            if status == "cleared":
-                result.reopened += 1
-                status = "open"
-            else:
-                result.still_open += 1
-            updates.append(
-                {
-                    "b_id": flag_id,
-                    "b_status": status,
-                    "b_severity": severity,
-                    "b_evidence": finding.evidence,
-                    "b_licence_no": finding.licence_no,
-                    "b_partner_country": finding.partner_country,
-                    "b_last_seen": today,
-                    "b_last_run_id": run_id,
-                    "b_workers_affected": finding.workers_affected,
-                }
-            )
-        if len(inserts) + len(updates) >= BATCH_SIZE:
-            flush()
-    flush()
-    cleared = session.execute(
-        sa.update(flags)
-        .where(
-            flags.c.rule == rule,
-            flags.c.status == "open",
-            sa.or_(flags.c.last_run_id.is_(None), flags.c.last_run_id != run_id),
-        )
-        .values(status="cleared", cleared_at=now)
-    )
-    result.cleared = cleared.rowcount
-
-
-# Known flags found again: one executemany (cleared_at is emptied: only a
-# cleared flag changes status, to open, and then it is no longer cleared).
-_UPDATE_KNOWN = (
-    sa.update(flags)
-    .where(flags.c.id == sa.bindparam("b_id"))
-    .values(
-        status=sa.bindparam("b_status"),
-        severity=sa.bindparam("b_severity"),
-        evidence=sa.bindparam("b_evidence", type_=flags.c.evidence.type),
-        licence_no=sa.bindparam("b_licence_no"),
-        partner_country=sa.bindparam("b_partner_country"),
-        last_seen=sa.bindparam("b_last_seen", type_=flags.c.last_seen.type),
-        last_run_id=sa.bindparam("b_last_run_id"),
-        workers_affected=sa.bindparam("b_workers_affected"),
-        cleared_at=sa.case((flags.c.status == "cleared", sa.null()), else_=flags.c.cleared_at),
-    )
-)

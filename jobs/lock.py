@@ -1,4 +1,4 @@
-"""One audit at a time, across processes and machines.
+"""One audit at a time, across processes and machines; and why it cannot trip the audit.
 
 PostgreSQL: `pg_try_advisory_lock` taken on ONE dedicated connection that
 is held for the whole run; the server releases it if the process dies.
@@ -12,6 +12,32 @@ older than `STALE_AFTER`.
 
 On both databases the row says who holds the lock (run id, host, pid,
 since when), which is what a refused claimant tells its user.
+
+The heartbeat and the audit's own writes. The heartbeat thread commits on
+its own connection every few seconds while the audit reads and writes on
+another. On SQLite in WAL mode a transaction that has read and then
+starts to write is refused at once ("database is locked",
+SQLITE_BUSY_SNAPSHOT, whatever the busy timeout) when another connection
+committed since its first read: that is how a rule that read for 20
+seconds and then wrote its flags lost to a heartbeat. The choice made, by
+construction rather than by timing:
+
+- no transaction of the audit both reads and then writes the database:
+  each rule reads in a snapshot transaction that writes only temporary
+  tables (`monitor.db.snapshot_transaction`), and its flags are merged in
+  a transaction that starts as a writer (`monitor.db.write_transaction`,
+  `BEGIN IMMEDIATE` on SQLite), as are the run records;
+- the heartbeat, too, writes only in transactions that start as writers;
+  while another connection holds the write lock (the audit merging a
+  rule's flags for a few seconds, a long upload), a beat waits up to the
+  busy timeout and, if it still cannot write, is skipped and logged. A
+  missed beat costs nothing: a holder is stale only after `STALE_AFTER`.
+
+A writer transaction waits for the write lock instead of failing, so the
+audit, the heartbeat and a web request writing at the same moment take
+turns; none of them is refused half-way. (Folding the heartbeat into the
+audit's connection between rules would also avoid the conflict, but a
+long rule would then go unbeaten, and a web request would still conflict.)
 """
 
 from __future__ import annotations
@@ -26,6 +52,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from monitor.db import write_transaction
 from monitor.models import AuditLock, AuditRun
 from monitor.models.base import utcnow
 
@@ -130,7 +157,7 @@ class RunLock:
         # We hold the advisory lock: whatever the row says is informational only.
         self._acquired_at = utcnow()
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 self._write_row(conn, conn.execute(self._row_query()).first())
         except BaseException:
             # Never keep the advisory lock if we cannot record holding it.
@@ -212,7 +239,7 @@ class RunLock:
     def attach_run(self, run_id: int) -> None:
         """Record the run that holds the lock (shown to refused claimants)."""
         self._run_id = run_id
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(self._ours(sa.update(locks)).values(run_id=run_id))
 
     def _ours(self, statement: sa.Update) -> sa.Update:
@@ -226,7 +253,7 @@ class RunLock:
     def beat(self) -> None:
         """Refresh the heartbeat of the lock row and of the run."""
         now = utcnow()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, patience=0) as conn:
             conn.execute(self._ours(sa.update(locks)).values(heartbeat_at=now))
             if self._run_id is not None:
                 conn.execute(
@@ -256,7 +283,7 @@ class RunLock:
             self._heartbeat.join(timeout=self.heartbeat_seconds + 5)
             self._heartbeat = None
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(
                     self._ours(sa.update(locks)).values(
                         run_id=None, hostname=None, pid=None, acquired_at=None, heartbeat_at=None

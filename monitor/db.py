@@ -1,14 +1,33 @@
-"""Database engines and sessions.
+"""Database engines, sessions and the two kinds of transaction the jobs use.
 
 Plain SQLAlchemy 2.x (no Flask-SQLAlchemy) so the CLI, the scheduler and
 the web app share the same models and services. SQLite gets WAL mode,
 foreign keys and a busy timeout; PostgreSQL is reached through psycopg 3.
 The schema is made only by the Alembic migrations (`migrate()`).
+
+Long jobs (the audit) separate reading from writing:
+
+- `snapshot_transaction()`: a read transaction that sees one snapshot of
+  the database for as long as it lasts (SQLite in WAL mode: `BEGIN`, a
+  reader that never waits and is never refused; PostgreSQL: `REPEATABLE
+  READ`). It may write TEMPORARY tables, never the database itself.
+- `write_transaction()`: a transaction that is a writer from its first
+  statement (SQLite: `BEGIN IMMEDIATE`), waiting for the write lock as
+  long as `patience` allows. On SQLite a deferred transaction that has
+  read and then tries to write is refused at once ("database is locked",
+  SQLITE_BUSY_SNAPSHOT, whatever the busy timeout) if any other
+  connection committed since its first read; starting as a writer makes
+  that impossible.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -16,10 +35,18 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
-from sqlalchemy.engine import Engine
+from psycopg import sql as pgsql
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# SQLite: how long one statement waits for a lock held by another connection.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long a job's write transaction keeps asking for SQLite's write lock
+# (another connection may hold it for a long import) before it gives up.
+WRITE_LOCK_PATIENCE_SECONDS = 15 * 60.0
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseError(RuntimeError):
@@ -38,7 +65,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
     cursor.close()
 
 
@@ -49,10 +76,143 @@ def make_engine(url: str) -> Engine:
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def is_sqlite(connection: Connection | Engine) -> bool:
+    return connection.dialect.name == "sqlite"
+
+
+def _is_busy(exc: sa.exc.OperationalError) -> bool:
+    """SQLite's "another connection holds the lock" (after the busy timeout)."""
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+@contextmanager
+def write_transaction(
+    bind: Connection | Engine, *, patience: float = WRITE_LOCK_PATIENCE_SECONDS
+) -> Iterator[Connection]:
+    """A transaction that holds the right to write from its start; commits on success.
+
+    SQLite: `BEGIN IMMEDIATE` (each attempt waits the busy timeout; while
+    another connection keeps the write lock, it is asked again until
+    `patience` seconds have passed, then the "database is locked" error is
+    raised). PostgreSQL: an ordinary READ COMMITTED transaction. Given an
+    engine, a connection of its own is used and closed; a given connection
+    must not be in a transaction.
+    """
+    if isinstance(bind, Engine):
+        with bind.connect() as connection, write_transaction(connection, patience=patience):
+            yield connection
+        return
+    connection = bind
+    if is_sqlite(connection):
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                break
+            except sa.exc.OperationalError as exc:
+                connection.rollback()
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+                log.info("waiting for the database's write lock (another writer holds it)")
+    else:
+        connection.begin()
+    try:
+        yield connection
+    except BaseException:
+        connection.rollback()
+        raise
+    connection.commit()
+
+
+@contextmanager
+def snapshot_transaction(connection: Connection) -> Iterator[Connection]:
+    """A read transaction on one snapshot of the database; commits on success.
+
+    Writes to TEMPORARY tables are kept by the commit; the database itself
+    must not be written in it (see the module docstring). `connection`
+    must not be in a transaction.
+    """
+    if is_sqlite(connection):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.begin()
+        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    try:
+        yield connection
+    except BaseException:
+        connection.rollback()
+        raise
+    connection.commit()
+
+
+@contextmanager
+def sqlite_page_cache(connection: Connection, kib: int) -> Iterator[None]:
+    """On SQLite, a page cache of `kib` KiB for `connection` while the block runs.
+
+    Big jobs (an import, the audit) touch the pages of million-row tables
+    and their indexes again and again: with SQLite's default 2 MiB cache
+    they are read back from the operating system each time, and writing a
+    hundred thousand rows into an indexed table takes about four times as
+    long. Set for the main and the temporary database; put back after.
+    Elsewhere it does nothing. Runs outside a transaction.
+    """
+    if not is_sqlite(connection):
+        yield
+        return
+    schemas = ("main", "temp")
+    previous = {
+        schema: int(connection.exec_driver_sql(f"PRAGMA {schema}.cache_size").scalar_one())
+        for schema in schemas
+    }
+    for schema in schemas:
+        connection.exec_driver_sql(f"PRAGMA {schema}.cache_size = {-kib:d}")
+    connection.commit()
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        for schema, size in previous.items():
+            connection.exec_driver_sql(f"PRAGMA {schema}.cache_size = {size:d}")
+        connection.commit()
+
+
+def copy_rows(
+    connection: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> None:
+    """Insert many rows fast: `COPY` on PostgreSQL, the driver's `executemany` elsewhere.
+
+    Rows hold values as the database stores them (JSON as text, dates as
+    dates or ISO text), in `columns` order: no SQLAlchemy type processing.
+    """
+    if connection.dialect.name == "postgresql":
+        statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
+            pgsql.Identifier(table.name), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
+        )
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    names = list(columns)
+    compiled = sa.insert(table).compile(dialect=connection.dialect, column_keys=names)
+    positions = [names.index(name) for name in (compiled.positiontup or names)]
+    if positions == list(range(len(names))):
+        parameters = rows if isinstance(rows, list) else list(rows)
+    else:
+        parameters = [tuple(row[position] for position in positions) for row in rows]
+    if parameters:
+        connection.exec_driver_sql(str(compiled), parameters)
 
 
 def alembic_config(engine_or_url: Engine | str) -> Config:

@@ -19,7 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from jobs import rules as rules_package
-from jobs.audit import EXIT_FAILED, run_audit, subject_key
+from jobs.audit import EXIT_FAILED, run_audit
+from jobs.flag_store import subject_key
 from jobs.rules import discover_rules
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
 from monitor.models import AuditRun, Flag

@@ -30,9 +30,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CTE, Select, Subquery
@@ -42,6 +46,7 @@ from monitor.models.base import RATE_SCALE
 from monitor.money import units, usd
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HALF_CENT = 0.005
 SOURCES = ("agency", "worker")
@@ -267,6 +272,100 @@ def placement_fee_facts(*, placements_without_fees: bool) -> Select:
         rule.c.prohibited_categories,
         *total_columns,
     ).select_from(joined)
+
+
+class _RunScope:
+    """What the rules of one audit run share on its connection (see `audit_run_scope`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.values: dict[str, Any] = {}
+        self.temporary_tables: list[sa.Table] = []
+
+    def drop_temporary_tables(self) -> None:
+        if self.temporary_tables:
+            with self.connection.begin():
+                for table in self.temporary_tables:
+                    self.connection.execute(sa.schema.DropTable(table, if_exists=True))
+            self.temporary_tables.clear()
+
+
+_run_scope: ContextVar[_RunScope | None] = ContextVar("audit_run_scope", default=None)
+
+
+@contextmanager
+def audit_run_scope(connection: Connection) -> Iterator[None]:
+    """Within this block, rules run on `connection` share what `shared()` computes.
+
+    The audit engine wraps a run in it. What one rule computes through
+    `shared()` (inside that rule's snapshot transaction) is reused by the
+    later rules of the run, so it is computed once and every rule judges
+    the same figures. Temporary tables made for it are dropped when the
+    block ends; `connection` must not be in a transaction then.
+    """
+    scope = _RunScope(connection)
+    token = _run_scope.set(scope)
+    try:
+        yield
+    finally:
+        _run_scope.reset(token)
+        scope.drop_temporary_tables()
+
+
+def shared(session: Session, name: str, compute: Callable[[], T]) -> T:
+    """`compute()` once per audit run (`audit_run_scope`) on this session's connection.
+
+    Outside a run (a rule run on its own, as in the rule tests) it is
+    computed on every call.
+    """
+    scope = _run_scope.get()
+    if scope is None or session.connection() is not scope.connection:
+        return compute()
+    if name not in scope.values:
+        scope.values[name] = compute()
+    return scope.values[name]
+
+
+def _materialised(connection: Connection, name: str, query: Select) -> sa.Table:
+    """`query`'s rows in a new temporary table `name` (same column types), analysed."""
+    table = sa.Table(
+        name,
+        sa.MetaData(),
+        *(sa.Column(column.name, column.type) for column in query.selected_columns),
+        prefixes=["TEMPORARY"],
+    )
+    connection.execute(sa.schema.DropTable(table, if_exists=True))
+    table.create(connection)
+    connection.execute(table.insert().from_select([c.name for c in table.columns], query))
+    connection.execute(sa.text(f"ANALYZE {name}"))
+    scope = _run_scope.get()
+    if scope is not None:
+        scope.temporary_tables.append(table)
+    return table
+
+
+def fee_facts(session: Session) -> sa.FromClause:
+    """`placement_fee_facts(placements_without_fees=True)`, one row per placement.
+
+    Within an audit run (`audit_run_scope`): computed once, by the first
+    fee rule, into the temporary table `tmp_fee_facts` that the later fee
+    rules read. Elsewhere (a rule run on its own, as in the rule tests): the
+    query itself, as a subquery.
+    """
+    query = placement_fee_facts(placements_without_fees=True)
+    scope = _run_scope.get()
+    if scope is None or session.connection() is not scope.connection:
+        return query.subquery("facts")
+    return shared(
+        session,
+        "fee_facts",
+        lambda: _materialised(session.connection(), "tmp_fee_facts", query),
+    )
+
+
+def has_fees(facts: sa.FromClause) -> ColumnElement[bool]:
+    """True for a `fee_facts()` row of a placement with at least one fee."""
+    return facts.c.agency_fees + facts.c.worker_fees > 0
 
 
 def count_placements(session: Session) -> int:

@@ -16,9 +16,10 @@ workers more. Subject: licence_no, agreement_id, occupation (licence_no is the f
 field; the exported `subject` holds agreement_id and occupation, per the contract's export).
 
 How: one set-based query gives each placement's agency-declared USD total
-(fees at their currency's rate on the deployment date, via
-`jobs.rules.common.fee_totals`); the medians and MADs per group are then
-computed with pandas group-bys on that frame (four columns; a million
+(fees at their currency's rate on the deployment date, from
+`jobs.rules.common.fee_facts`, shared by the fee rules of a run); the
+medians and MADs per group are then computed with pandas group-bys on that
+frame (four columns; a million
 placements is a few tens of MB), the same on SQLite and PostgreSQL.
 Totals are rounded to the cent first, and z is computed in Decimal from
 those cent figures, so the 3.5 boundary does not depend on float noise.
@@ -45,7 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome, money
-from jobs.rules.common import fee_totals, log_skipped, rates_on_deployment_dates
+from jobs.rules.common import fee_facts, log_skipped
 from monitor.models import Placement
 
 CODE = "FEE_OUTLIER"
@@ -62,18 +63,14 @@ def _placement_totals(session: Session) -> pd.DataFrame:
     `total` is NaN for a placement with a fee that cannot be converted. The
     frame is built column by column (about twice as fast as from rows).
     """
-    placement = Placement.__table__
-    totals = fee_totals(rates_on_deployment_dates(), placements_without_fees=True)
+    facts = fee_facts(session)
     total = sa.case(
-        (totals.c.agency_unconverted > 0, sa.null()),
-        else_=sa.func.coalesce(totals.c.agency_usd, 0.0),
+        (facts.c.agency_unconverted > 0, sa.null()),
+        else_=sa.func.coalesce(facts.c.agency_usd, 0.0),
     )
     query = sa.select(
-        placement.c.agreement_id,
-        placement.c.occupation,
-        placement.c.licence_no,
-        total.label("total"),
-    ).select_from(totals.join(placement, placement.c.id == totals.c.placement_pk))
+        facts.c.agreement_id, facts.c.occupation, facts.c.licence_no, total.label("total")
+    )
     names = [*AGENCY, "total"]
     columns = list(zip(*session.execute(query).all(), strict=True)) or [()] * len(names)
     frame = pd.DataFrame(dict(zip(names, columns, strict=True)))

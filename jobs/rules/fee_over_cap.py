@@ -6,7 +6,8 @@ source on its own, exceeds its cap by more than the tolerance (setting
 `fee_cap_tolerance`, default 0.5% of the cap). With a `zero` cap any amount
 above 0 fires (no conversion needed to see that). Subject: placement_id.
 
-Cap and totals come from `jobs.rules.common.placement_fee_facts()`: the
+Cap and totals come from `jobs.rules.common.fee_facts()` (shared by the fee
+rules of one audit run, see `placement_fee_facts()`): the
 placement's fee rule (occupation row, else `*`), every amount converted to
 USD at the latest rate on or before the deployment date. A placement whose
 agreement has no applicable fee rule, or whose cap or fees of a source
@@ -33,7 +34,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome, money
-from jobs.rules.common import SOURCES, count_placements, exceeds, log_skipped, placement_fee_facts
+from jobs.rules.common import (
+    SOURCES,
+    count_placements,
+    exceeds,
+    fee_facts,
+    has_fees,
+    log_skipped,
+)
 
 CODE = "FEE_OVER_CAP"
 SEVERITY = "high"
@@ -41,7 +49,7 @@ SEVERITY = "high"
 
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """Every placement with a source over its cap, and how many were assessed."""
-    facts = placement_fee_facts(placements_without_fees=False).subquery("facts")
+    facts = fee_facts(session)
     limit = facts.c.cap_usd * (1 + float(settings.fee_cap_tolerance))
     is_zero_cap = facts.c.cap_type == "zero"
     over: dict[str, sa.ColumnElement[bool]] = {}
@@ -59,7 +67,7 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
         facts,
         *(over[source].label(f"{source}_over") for source in SOURCES),
         skipped.label("skipped"),
-    ).where(sa.or_(skipped, *over.values()))
+    ).where(has_fees(facts), sa.or_(skipped, *over.values()))
 
     findings: list[Finding] = []
     skipped_count = 0

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome, money
-from jobs.rules.common import count_placements, exceeds, log_skipped, placement_fee_facts
+from jobs.rules.common import count_placements, exceeds, fee_facts, log_skipped
 
 CODE = "FEE_UNDERDECLARED"
 SEVERITY = "medium"
@@ -41,7 +41,7 @@ SEVERITY = "medium"
 
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """Every placement whose workers report markedly more than its agency declared."""
-    facts = placement_fee_facts(placements_without_fees=False).subquery("facts")
+    facts = fee_facts(session)
     agency_total = sa.func.coalesce(facts.c.agency_usd, 0.0)
     worker_total = facts.c.worker_usd
     convertible = sa.and_(facts.c.agency_unconverted == 0, facts.c.worker_unconverted == 0)

@@ -93,11 +93,33 @@ def runs_command(limit: int) -> None:
         new = sum(rule.get("new", 0) for rule in stats.values())
         still = sum(rule.get("still_open", 0) + rule.get("reopened", 0) for rule in stats.values())
         cleared = sum(rule.get("cleared", 0) for rule in stats.values())
-        error = (run.error or "").splitlines()[0] if run.error else ""
+        errors = _error_lines(run.error)
         click.echo(
             f"{run.id:>5}  {run.trigger:<9} {run.status:<10} {_when(run.started_at):<19}  "
-            f"{_when(run.finished_at):<19} {new:>6} {new + still:>7} {cleared:>7}  {error}"
+            f"{_when(run.finished_at):<19} {new:>6} {new + still:>7} {cleared:>7}  "
+            f"{errors[0] if len(errors) == 1 else _failed_summary(errors)}"
         )
+        if len(errors) > 1:
+            for line in errors:
+                click.echo(f"       {line}")
+
+
+def _error_lines(error: str | None) -> list[str]:
+    """A run's errors, one line each (rule code: error type: message).
+
+    Runs record one line per failed rule; lines of a database error's SQL
+    and parameters (kept by runs recorded before that) are left out.
+    """
+    lines = [line.strip() for line in (error or "").splitlines()]
+    return [
+        line if len(line) <= 300 else line[:297] + "..."
+        for line in lines
+        if line and not line.startswith(("[SQL:", "[parameters:", "(Background on this error"))
+    ]
+
+
+def _failed_summary(errors: list[str]) -> str:
+    return f"{len(errors)} errors:" if errors else ""
 
 
 def _when(value: dt.datetime | None) -> str:

@@ -23,6 +23,7 @@ class User(Base):
     country: Mapped[str | None] = mapped_column(sa.String(2))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     # Flask-Login protocol.
     @property

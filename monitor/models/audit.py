@@ -40,12 +40,28 @@ class AuditRun(Base):
 
 
 class Flag(Base):
+    """One condition a rule found, identified by `flag_key`.
+
+    Indexes serve the review workspace and the audit's merge, each ending
+    in `id` so that a listing has a stable order without a sort: an
+    agency's flags by rule (the dossier), a rule's flags by status (the
+    merge clears a rule's open flags; lists filtered by rule), open flags
+    by agency and severity (cases and their counts), and flags by the day
+    they were first seen (new flags per week).
+    """
+
     __tablename__ = "flags"
+    __table_args__ = (
+        sa.Index("ix_flags_licence_rule", "licence_no", "rule", "id"),
+        sa.Index("ix_flags_rule_status", "rule", "status", "id"),
+        sa.Index("ix_flags_status_licence_severity", "status", "licence_no", "severity"),
+        sa.Index("ix_flags_first_seen", "first_seen", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     flag_key: Mapped[str] = mapped_column(sa.String(600), unique=True)
-    rule: Mapped[str] = mapped_column(sa.String(40), index=True)
-    licence_no: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    rule: Mapped[str] = mapped_column(sa.String(40))
+    licence_no: Mapped[str | None] = mapped_column(sa.String(64))
     partner_country: Mapped[str | None] = mapped_column(sa.String(2))
     subject: Mapped[dict] = mapped_column(JSONType)
     # The subject as canonical JSON (sorted keys): the export's order within a licence.
@@ -53,7 +69,7 @@ class Flag(Base):
     severity: Mapped[str] = mapped_column(sa.String(8))
     evidence: Mapped[dict] = mapped_column(JSONType)
     # open | cleared (the review workflow adds its own statuses later)
-    status: Mapped[str] = mapped_column(sa.String(16), index=True, default="open")
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")
     first_seen: Mapped[dt.date]
     last_seen: Mapped[dt.date]
     first_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audit_runs.id"))

@@ -88,13 +88,15 @@ def create_user(
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with this username and password, else None."""
+    """The active user with this username and password (the sign-in is recorded), else None."""
     user = _user_by_name(session, username.strip())
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
+    user.last_sign_in_at = utcnow()
+    session.commit()
     return user
 
 
