@@ -161,7 +161,11 @@ def official_links(
         )
     ]
     matches = match_people(
-        people, officials, threshold=settings.name_similarity, include_possible=include_possible
+        people,
+        officials,
+        threshold=settings.name_similarity,
+        include_possible=include_possible,
+        placeholder_birth_dates=settings.placeholder_birth_dates,
     )
     details = _official_details(session, {match.right.key for match in matches})
     grouped: dict[tuple[str, str], list[PersonMatch]] = defaultdict(list)

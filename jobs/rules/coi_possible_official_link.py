@@ -39,9 +39,12 @@ SEVERITY = "low"
 
 
 def missing_side(match: PersonMatch) -> str:
-    """Which record of the pair lacks a birth date: `person`, `official` or `both`."""
-    person_lacks = match.left.date_of_birth is None
-    official_lacks = match.right.date_of_birth is None
+    """Which record of the pair lacks a birth date: `person`, `official` or `both`.
+
+    A placeholder birth date counts as lacking one (it confirms nothing).
+    """
+    person_lacks = match.birth_date(match.left) is None
+    official_lacks = match.birth_date(match.right) is None
     if person_lacks and official_lacks:
         return "both"
     return "person" if person_lacks else "official"

@@ -98,7 +98,12 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     ).all()
     revoked_principals = [agency_person(row) for row in principals if row.licence_no in revoked]
     other_principals = [agency_person(row) for row in principals if row.licence_no in periods]
-    matches = match_people(revoked_principals, other_principals, threshold=settings.name_similarity)
+    matches = match_people(
+        revoked_principals,
+        other_principals,
+        threshold=settings.name_similarity,
+        placeholder_birth_dates=settings.placeholder_birth_dates,
+    )
 
     grouped: dict[tuple[str, str], list[tuple[PersonMatch, dt.date]]] = defaultdict(list)
     for match in matches:
