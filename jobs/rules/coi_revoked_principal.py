@@ -47,7 +47,7 @@ from jobs.rules.coi_official_link import (
 )
 from monitor.models import AgencyPerson, LicenceEvent
 from monitor.services.licence_status import licence_intervals
-from monitor.services.matching import PersonMatch, match_people
+from monitor.services.matching import PersonMatch, garbage_collection_paused, match_people
 
 CODE = "COI_REVOKED_PRINCIPAL"
 SEVERITY = "high"
@@ -91,6 +91,11 @@ def first_active_on_or_after(
 
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per (other agency, revoked agency) sharing a principal."""
+    with garbage_collection_paused():
+        return _run(session, settings)
+
+
+def _run(session: Session, settings: AuditSettings) -> RuleOutcome:
     revoked = revocations(session)
     periods = active_periods(session)
     principals = session.execute(
