@@ -233,4 +233,3 @@ def test_contact_normalisers() -> None:
     assert phone_numbers("", "NP") == [] and phone_numbers(None, "NP") == []
     assert normalise_email("  A@B.np ") == "a@b.np"
     assert normalise_email("   ") is None
-
