@@ -167,6 +167,7 @@ _FOLD_PATTERN = re.compile("|".join(sorted(_FOLDS, key=len, reverse=True)))
 _YA_AS_E = re.compile(r"(?<=[^aeiou])ya(?=[^aeiouy])")
 _DOUBLED = re.compile(r"(.)\1+")
 _FINAL_INHERENT_A = re.compile(r"(?<=[^aeiou][^aeiou])a$")
+_FINAL_EY = re.compile(r"(?<=[^aeiou])ey$")  # Pandey = Pande, Ghimirey = Ghimire
 
 
 def _is_latin(char: str) -> bool:
@@ -288,7 +289,7 @@ def _fold_word(word: str) -> str:
     word = NAME_ABBREVIATIONS.get(word, word)
     word = _FOLD_PATTERN.sub(lambda m: _FOLDS[m.group()], word)
     word = _DOUBLED.sub(r"\1", _YA_AS_E.sub("e", word))
-    return _FINAL_INHERENT_A.sub("", word)
+    return _FINAL_EY.sub("e", _FINAL_INHERENT_A.sub("", word))
 
 
 @lru_cache(maxsize=1_000_000)
