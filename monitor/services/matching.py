@@ -1,40 +1,110 @@
 """Matching people: agency people against officials, or against each other.
 
-Contract ("Match of two people"): two records are the same person when
+Contract v2 ("When two records are the same person"): two records are the
+same person when
 
 - their national ids are equal after `normalise_id` (spaces, dots, dashes
   and case removed), or
-- their names, normalised by `normalise_name` (case-folded, diacritics and
-  leading honorifics stripped, tokens sorted so their order is ignored),
-  score at or above the name-similarity threshold (0-100; equal names score
-  100) AND both records carry the same date of birth.
+- their names score at or above the name-similarity threshold (0-100,
+  `MONITOR_NAME_SIMILARITY`, default 90; equal names score 100) AND both
+  records carry the same date of birth,
 
-The score is rapidfuzz's `token_sort_ratio` (the Indel similarity of the
-sorted tokens); "above a threshold" is read as *at or above*, so one typo
-in a ten-letter name (`jose peres` vs `jose perez`, score 90) still matches
-at the default threshold of 90.
+and never when both carry a national id and the ids differ (two people,
+whatever their names and birth dates). A birth date listed as a
+placeholder (`MONITOR_PLACEHOLDER_BIRTH_DATES`, default 1900-01-01 and
+1970-01-01) is read as no birth date: it confirms nothing, so such a pair
+is at most a possible match.
+
+**Names in any script.** `normalise_name` first writes a name in Latin
+letters (`to_latin`), then folds case, strips diacritics and leading
+honorifics and sorts the words. `to_latin` is ICU's `Any-Latin` transform
+(PyICU, CLDR data: every script ICU knows), with two rules of our own for
+the northern Indic scripts (Devanagari, Bengali, Gurmukhi, Gujarati): a
+word's final inherent vowel is dropped, as Nepali and Hindi speakers and
+romanisers drop it (राम is `ram`, not ICU's `rāma`; it stays after a
+conjunct: कृष्ण is `krishna`), and ICU's ISO 15919 letters take their usual
+South Asian romanisation (`ś`, `ṣ` -> `sh`, `c` -> `ch`, `ch` -> `chh`,
+`r̥` -> `ri`, `jñ` -> `gy`, `ṅ` -> `ng`). Before v2, names kept their
+script and Devanagari marks were kept on purpose (dropping them merged
+different names); now every name is compared in Latin and every mark goes.
+
+Why PyICU (`benchmarks/transliteration_comparison.py`: Nepali, Hindi,
+Arabic and Burmese names in their script against the romanisations a
+clerk types; pairs reaching 90 with the score below, and mean score):
+
+| transliteration | Nepali (25) | Hindi (13) | Arabic (14) | Burmese (6) | per name |
+|---|---|---|---|---|---|
+| PyICU + our Indic rules (`to_latin`) | 24, 98.7 | 12, 97.0 | 0, 69.1 | 1, 73.2 | 66 us |
+| PyICU `Any-Latin` alone | 23, 94.2 | 10, 93.5 | 0, 69.1 | 1, 73.2 | 28 us |
+| anyascii | 22, 92.7 | 5, 88.2 | 0, 64.0 | 0, 53.6 | 5 us |
+| unidecode | 22, 93.0 | 6, 91.3 | 0, 64.3 | 0, 61.7 | 17 us |
+
+anyascii and unidecode drop every inherent vowel (रमा शर्मा, Rama Sharma,
+becomes `rma srma`), which no later rule can restore; ICU keeps them, so
+only the final ones need dropping. OpenSanctions' `normality` (and
+`rigour`, built on it) transliterates with PyICU itself. PyICU is built
+from source on install (it needs the system's ICU: `libicu-dev`); the
+cost is paid once. No library restores the short vowels that Arabic does
+not write (محمد is `mhmd`, not `Muhammad`) or the word breaks Burmese does
+not write: for those scripts a national id or an identical transliteration
+is what links two records.
+
+**Similarity that tolerates romanisation variants.** A name's score is
+the higher of two rapidfuzz ratios (`name_scores`):
+
+- *spelling*: `fuzz.ratio` of the normalised names (their words are
+  sorted, so this is `token_sort_ratio`): typing mistakes;
+- *romanisation*: the same ratio of their `romanisation_key`s: each word
+  folded to one spelling of its sounds (`_FOLDS`: aspirates lose their
+  `h`, `sh`/`s`, `x`/`ks`/`ksh`, `v`/`w`/`b`, `ee`/`i`, `oo`/`u`, `ou`/`au`;
+  `Cya` before a consonant is `Ce`; doubled letters single; a final `a`
+  after two consonants and a final `ey` after a consonant are dropped),
+  after spelling out `NAME_ABBREVIATIONS` (`bdr` = `bahadur`, `pd` =
+  `prasad`). So `Poudel`/`Paudel`/`Paudyal`, `Laxmi`/`Lakshmi`,
+  `Bista`/`Bisht`, `Deepak`/`Dipak` score 100, while distinct names stay
+  apart (`Sita`/`Gita` 75, `Ram`/`Rama` 85.7, `Hari`/`Hira` 50: the key
+  keeps the vowels and drops only a final `a` after a consonant cluster).
+
+"At or above" the threshold (inclusive): one typo in a ten-letter name
+(`jose peres` / `jose perez`, 90) still matches at the default of 90.
+Evidence says which comparison gave the score (`name_compared_as`), both
+scores, each side's script and Latin form, and any placeholder birth date.
 
 A similar or equal name with no birth date or id to confirm it is never a
 match. It is a *possible* match (reported by its own low-severity rule)
-when one side lacks a birth date and nothing disagrees. Following
-nomenklatura's qualifiers, a disagreement rules it out: two different birth
-dates, or two different national ids, make an equal name a decoy, not even
-a possible match.
+when one side lacks a birth date (or has a placeholder) and nothing
+disagrees: two different birth dates, or two national ids (equal ones
+already confirm; different ones rule it out), make it a decoy.
 
 Blocking, so that nobody is compared with everybody:
 
 - national id: an exact join on the normalised id;
-- birth date: every pair of records with the same birth date is scored
-  (a confirmed name match needs equal birth dates, so nothing is missed).
-  A birth date shared by so many records that its block would exceed
-  `MAX_BLOCK_PAIRS` (a placeholder such as 1900-01-01) is split by
-  name token within that date;
+- birth date: every pair of records with the same (non-placeholder) birth
+  date is scored (a confirmed name match needs equal birth dates, so
+  nothing is missed). A birth date shared by so many records that its
+  block would exceed `MAX_BLOCK_PAIRS` is split by folded name word
+  within that date;
 - possible matches (one side lacks a birth date): an exact join on the
-  normalised name, plus blocks of records sharing a name token of 3+
-  characters. A token whose block would exceed `MAX_BLOCK_PAIRS` is too
-  frequent to tell people apart and is dropped (as nomenklatura drops
-  frequent tokens); records then meet through a pair of such frequent
-  tokens (`bahadur` + `thapa`) when that pair's block is small enough.
+  romanisation key, plus blocks of records sharing a folded word of 3+
+  characters (`paudyal` and `poudel` share `paudel`). A word whose block
+  would exceed `MAX_BLOCK_PAIRS` is too frequent to tell people apart and
+  is dropped (as nomenklatura drops frequent tokens); records then meet
+  through a pair of such frequent words (`bahadur` + `tapa`) when that
+  pair's block is small enough.
+
+Bounded growth (issue 7: twice the data must not take four times as
+long). In the possible-match blocks a key (name, word or pair of words)
+shared by more than `MAX_CANDIDATES_PER_KEY` (50) right-hand records is
+skipped for the left records that have it: a name that common cannot
+single one of them out. And a left record keeps at most
+`MAX_POSSIBLE_PER_PERSON` (20) possible matches: the highest name scores,
+then the first in input order (the rules pass officials ordered by
+official_id), since a name alone cannot tell which of several equally
+named officials a person is and the reviewer's question (the missing
+birth date) is the same for all. Confirmed matches are never capped.
+Python's cyclic garbage collector is paused while matching
+(`garbage_collection_paused`): it rescanned the hundreds of thousands of
+live records over and over (45% of the CPU time of a possible-match run).
 
 Candidates are scored with vectorised `rapidfuzz.process.cpdist` calls
 (2 workers). Possible-match candidates (by far the most numerous: common
