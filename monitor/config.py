@@ -7,6 +7,7 @@ default to the values of the data contract (docs/contract.md).
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -45,7 +46,33 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "OUTLIER_Z": "3.5",
         "DUPLICATE_WORKER_DAYS": 365,
         "NAME_SIMILARITY": 90,
+        # Birth dates that confirm nothing (contract: "a placeholder"), comma-separated.
+        "PLACEHOLDER_BIRTH_DATES": "1900-01-01,1970-01-01",
     }
+
+
+def placeholder_birth_dates(value: Any) -> tuple[dt.date, ...]:
+    """`"1900-01-01, 1970-01-01"` (or a list of dates) as dates; empty means none.
+
+    Raises ConfigError naming the setting when an item is not a `YYYY-MM-DD` date.
+    """
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    dates = []
+    for item in items:
+        if isinstance(item, dt.date):
+            dates.append(item)
+            continue
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            dates.append(dt.date.fromisoformat(text))
+        except ValueError:
+            raise ConfigError(
+                f"MONITOR_PLACEHOLDER_BIRTH_DATES must be YYYY-MM-DD dates separated by "
+                f"commas, got {text!r}"
+            ) from None
+    return tuple(sorted(set(dates)))
 
 
 def check(settings: Mapping[str, Any]) -> None:
@@ -65,3 +92,4 @@ def check(settings: Mapping[str, Any]) -> None:
     for name in INTEGER_THRESHOLDS:
         if not str(settings[name]).strip().isdigit():
             raise ConfigError(f"MONITOR_{name} must be a whole number, got {settings[name]!r}")
+    placeholder_birth_dates(settings["PLACEHOLDER_BIRTH_DATES"])

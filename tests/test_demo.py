@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from monitor.models import Agency, Fee, Official, Placement, User
 from monitor.services.demo import DEMO_PASSWORD, generate, load
+from monitor.services.demo import world as demo_world
 
 CONTRACT_COLUMNS = {
     "registry/agencies.csv": "licence_no,name,registration_no,address,phone,email",
@@ -209,10 +210,22 @@ def licence_status(events: list[dict[str, str]], on: dt.date) -> str:
     return "active" if expires is not None and on <= expires else "expired"
 
 
+# A plain reading of one name in two scripts and several romanisations: the
+# world's own tables of Devanagari spellings and romanisation variants.
+FROM_DEVANAGARI = {dev: latin.casefold() for latin, dev in demo_world.DEVANAGARI.items()}
+CANONICAL = {
+    variant.casefold().strip("."): latin.casefold()
+    for latin, variants in demo_world.ROMANISATION_VARIANTS.items()
+    for variant in variants
+}
+
+
 def normalised_name(name: str) -> str:
-    plain = unicodedata.normalize("NFKD", name.casefold())
+    words = [FROM_DEVANAGARI.get(word, word) for word in name.split()]
+    plain = unicodedata.normalize("NFKD", " ".join(words).casefold())
     plain = "".join(char for char in plain if not unicodedata.combining(char))
     tokens = [token.strip(".,") for token in plain.split()]
+    tokens = [CANONICAL.get(token, token) for token in tokens]
     return " ".join(sorted(token for token in tokens if token not in {"mr", "mrs", "dr"}))
 
 
@@ -220,13 +233,27 @@ def normalised_id(value: str) -> str:
     return re.sub(r"[\s.\-]", "", value).casefold()
 
 
+def ids_differ(left: dict[str, str], right: dict[str, str]) -> bool:
+    return bool(left["national_id"] and right["national_id"]) and normalised_id(
+        left["national_id"]
+    ) != normalised_id(right["national_id"])
+
+
+def confirming_birth_date(record: dict[str, str]) -> str:
+    """The birth date, or "" when it is missing or a placeholder (it confirms nothing)."""
+    birth = record["date_of_birth"]
+    return "" if birth in demo_world.PLACEHOLDER_BIRTH_DATES else birth
+
+
 def same_person(left: dict[str, str], right: dict[str, str]) -> bool:
     if left["national_id"] and normalised_id(left["national_id"]) == normalised_id(
         right["national_id"]
     ):
         return True
-    return bool(left["date_of_birth"]) and (
-        left["date_of_birth"] == right["date_of_birth"]
+    return (
+        bool(confirming_birth_date(left))
+        and not ids_differ(left, right)
+        and left["date_of_birth"] == right["date_of_birth"]
         and normalised_name(left["full_name"]) == normalised_name(right["full_name"])
     )
 
@@ -353,7 +380,7 @@ def violations(world: Path) -> tuple[dict[str, set[Any]], int]:
     for person in people:
         if person["national_id"]:
             by_key[("id", normalised_id(person["national_id"]))].append(person)
-        if person["date_of_birth"]:
+        if confirming_birth_date(person):
             name = normalised_name(person["full_name"])
             by_key[("name", name + "|" + person["date_of_birth"])].append(person)
     for official in rows_of(registry / "officials.csv"):
@@ -362,11 +389,13 @@ def violations(world: Path) -> tuple[dict[str, set[Any]], int]:
         start = day(official["in_office_from"])
         end = day(official["in_office_to"]) if official["in_office_to"] else dt.date.max
         keys = [("id", normalised_id(official["national_id"]))] if official["national_id"] else []
-        if official["date_of_birth"]:
+        if confirming_birth_date(official):
             name = normalised_name(official["full_name"])
             keys.append(("name", name + "|" + official["date_of_birth"]))
         for key in keys:
             for person in by_key.get(key, ()):
+                if key[0] == "name" and ids_differ(person, official):
+                    continue
                 first, last = life[person["licence_no"]]
                 if start <= last and first <= end:
                     found["COI_OFFICIAL_LINK"].add((person["licence_no"], official["official_id"]))
@@ -384,6 +413,34 @@ def violations(world: Path) -> tuple[dict[str, set[Any]], int]:
                 for check in (since, dt.date(2026, 10, 31))
             ):
                 found["COI_REVOKED_PRINCIPAL"].add((licence, revoked["licence_no"]))
+
+    def contacts(agency: dict[str, str]) -> set[tuple[str, str]]:
+        digits = re.sub(r"\D", "", agency["phone"])
+        digits = digits.removeprefix("977") if agency["phone"].startswith("+") else digits
+        return {
+            key
+            for key in (
+                ("phone", digits.removeprefix("0")),
+                ("email", agency["email"].strip().casefold()),
+                ("registration_no", normalised_id(agency["registration_no"])),
+            )
+            if key[1]
+        }
+
+    agencies = rows_of(registry / "agencies.csv")
+    for revoked in agencies:
+        if revoked["licence_no"] not in ended:
+            continue
+        since = ended[revoked["licence_no"]]
+        for other in agencies:
+            licence = other["licence_no"]
+            if licence == revoked["licence_no"] or not contacts(revoked) & contacts(other):
+                continue
+            if any(
+                licence_status(events[licence], check) == "active"
+                for check in (since, dt.date(2026, 10, 31))
+            ):
+                found["AGENCY_SHARED_CONTACT"].add((licence, revoked["licence_no"]))
     return found, placement_count
 
 
@@ -398,6 +455,7 @@ def test_every_rule_is_broken_a_realistic_few_percent_of_the_time(world: Path) -
     assert len(found["FEE_OUTLIER"]) >= 1
     assert len(found["COI_OFFICIAL_LINK"]) >= 6
     assert len(found["COI_REVOKED_PRINCIPAL"]) >= 4
+    assert len(found["AGENCY_SHARED_CONTACT"]) >= 3
     # Most placements break nothing.
     flagged = set().union(*(found[rule] for rule in PLACEMENT_RULES))
     assert len(flagged) < 0.3 * placements
@@ -419,6 +477,34 @@ def test_conflicts_of_interest_come_with_decoys_that_must_not_match(world: Path)
     people = (world / "registry/agency_people.csv").read_text("utf-8")
     assert "ā" in people  # a name written with diacritics
     assert re.search(r"\d\d\.\d\d\.\d\d\.\d{5}", people)  # an id written with dots
+
+
+def test_contract_v2_plants_scripts_variants_and_decoys(world: Path) -> None:
+    officials = rows_of(world / "registry/officials.csv")
+    people = rows_of(world / "registry/agency_people.csv")
+    in_devanagari = [o for o in officials if re.search("[\u0900-\u097f]", o["full_name"])]
+    assert 0.1 * len(officials) < len(in_devanagari) < 0.5 * len(officials)
+    by_name = defaultdict(list)
+    for official in officials:
+        by_name[normalised_name(official["full_name"])].append(official)
+    script_links = differing_ids = placeholders = 0
+    for person in people:
+        for official in by_name.get(normalised_name(person["full_name"]), ()):
+            same_birth = person["date_of_birth"] == official["date_of_birth"] != ""
+            if same_birth and official in in_devanagari and same_person(person, official):
+                script_links += 1
+            if same_birth and ids_differ(person, official):
+                differing_ids += 1
+            if same_birth and person["date_of_birth"] in demo_world.PLACEHOLDER_BIRTH_DATES:
+                placeholders += 1
+    assert script_links >= 2  # a Devanagari official, a romanised owner
+    assert differing_ids >= 2  # decoys: equal name and birth date, other national ids
+    assert placeholders >= 2  # decoys: equal name, a placeholder birth date on both sides
+    names = " ".join(person["full_name"] for person in people)
+    variants = {v for vs in demo_world.ROMANISATION_VARIANTS.values() for v in vs}
+    assert variants & set(names.split())  # another romanisation of a name
+    agencies = (world / "registry/agencies.csv").read_text("utf-8")
+    assert "+977-1-" in agencies  # a phone written internationally
 
 
 # --- scale ------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def decide(left: Person, right: Person, *, threshold: int = 90) -> str | None:
         ("Shri Ram Bahadur Thapa", "bahadur ram thapa"),
         ("Łukasz Øster-Ærø", "aero lukasz oster"),
         ("Seán O'Brien", "obrien sean"),
-        ("राम बहादुर थापा", "थापा बहादुर राम"),
+        ("राम बहादुर थापा", "bahadur ram thapa"),  # contract v2: transliterated
         ("Dr", "dr"),
         ("", ""),
     ],
@@ -156,12 +156,20 @@ def test_evidence_says_what_matched_and_masks_national_ids() -> None:
     assert evidence == {
         "matched_on": "national_id",
         "name_score": 100.0,
+        "name_compared_as": "spelling",
+        "name_score_spelling": 100.0,
+        "name_score_romanisation": 100.0,
         "date_of_birth_match": True,
+        "placeholder_dates_of_birth": [],
         "national_id_match": True,
         "person_name": "Dr. Jose Perez",
+        "person_name_script": "Latin",
+        "person_name_latin": "jose perez",
         "person_date_of_birth": "1975-06-15",
         "person_national_id": "***789",
         "official_name": "José Pérez",
+        "official_name_script": "Latin",
+        "official_name_latin": "jose perez",
         "official_date_of_birth": "1975-06-15",
         "official_national_id": "***789",
     }
@@ -198,9 +206,10 @@ def test_frequent_tokens_do_not_form_blocks_but_token_pairs_still_meet(
 
 
 def test_crowded_birth_date_still_finds_the_match(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A placeholder birth date shared by everyone is split by name token.
+    # A birth date shared by everyone is split by name token. (Not one of the
+    # placeholder dates, which confirm nothing since contract v2.)
     monkeypatch.setattr(matching, "MAX_BLOCK_PAIRS", 10)
-    placeholder = dt.date(1900, 1, 1)
+    placeholder = dt.date(1985, 1, 1)
     officials = [Person(f"o{n}", f"Official{n:02d} Someone", placeholder) for n in range(20)]
     officials.append(Person("target", "Kamala Devi Shrestha", placeholder))
     people = [Person(f"p{n}", f"Agent{n:02d} Other", placeholder) for n in range(5)] + [
@@ -261,7 +270,157 @@ def test_national_id_match_reports_the_real_name_score() -> None:
     official = Person("official", "Joe Smithson", None, "ab1")
     (match,) = match_people([person], [official], include_possible=True)
     assert match.matched_on == "national_id"
-    assert match.name_score == pytest.approx(
+    assert match.spelling_score == pytest.approx(
         fuzz.ratio(normalise_name(person.full_name), normalise_name(official.full_name))
     )
+    assert match.name_score == max(match.spelling_score, match.romanisation_score)
     assert 0 < match.name_score < 90  # below the threshold, still reported
+
+
+# --- contract v2: scripts, romanisation variants, ids that disagree, placeholders ---
+
+
+@pytest.mark.parametrize(
+    ("native", "latin"),
+    [
+        ("राम बहादुर थापा", "bahadur ram thapa"),  # final inherent vowels dropped
+        ("कृष्ण प्रसाद पौडेल", "krishna paudel prasad"),  # kept after a conjunct
+        ("लक्ष्मी देवी बिष्ट", "bishta devi lakshmi"),
+        ("श्री दीपक श्रेष्ठ", "dipak shreshtha"),  # श्री is an honorific
+        ("सीता गुरुङ", "gurung sita"),
+        ("ज्ञानेन्द्र चन्द्र", "chandra gyanendra"),
+    ],
+)
+def test_devanagari_names_are_transliterated_to_their_usual_romanisation(
+    native: str, latin: str
+) -> None:
+    assert normalise_name(native) == latin
+    assert matching.name_script(native) == "Devanagari"
+
+
+def test_other_scripts_are_transliterated_too() -> None:
+    assert normalise_name("Иван Петров").split() == ["ivan", "petrov"]
+    assert normalise_name("محمد").isascii() and normalise_name("محمد")
+    assert normalise_name("မောင်မောင်").isascii()
+    assert matching.name_script("محمد") == "Arabic"
+    assert matching.name_script("José") == "Latin"
+
+
+@pytest.mark.parametrize(
+    "romanised", ["Laxmi Devi Bista", "Lakshmi Devi Bisht", "BISHT, Lakshmi Devi"]
+)
+def test_a_devanagari_name_matches_its_romanisations_with_an_equal_birth_date(
+    romanised: str,
+) -> None:
+    official = Person("official", "लक्ष्मी देवी बिष्ट", BORN)
+    (match,) = match_people([Person("person", romanised, BORN)], [official])
+    assert match.confirmed and match.matched_on == "name+date_of_birth"
+    evidence = match.evidence("person", "official")
+    assert evidence["official_name_script"] == "Devanagari"
+    assert evidence["official_name_latin"] == "bishta devi lakshmi"
+    assert evidence["person_name_script"] == "Latin"
+    assert evidence["name_score"] >= 90
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Krishna Prasad Poudel", "Krishna Prasad Paudel"),
+        ("Krishna Prasad Poudel", "Krishna Prasad Paudyal"),
+        ("Laxmi Thapa", "Lakshmi Thapa"),
+        ("Ram Bista", "Ram Bisht"),
+        ("Deepak KC", "Dipak KC"),
+        ("Bishnu Thapa", "Vishnu Thapa"),
+        ("Hari Bahadur Thapa", "Hari Bdr. Thapa"),
+    ],
+)
+def test_romanisation_variants_match_with_an_equal_birth_date(left: str, right: str) -> None:
+    (match,) = match_people([Person("person", left, BORN)], [Person("official", right, BORN)])
+    assert match.confirmed
+    assert match.evidence("person", "official")["name_compared_as"] == "romanisation"
+    assert match.romanisation_score >= 90
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Sita", "Gita"),
+        ("Ram", "Rama"),
+        ("Ram", "रमा"),
+        ("Sita Sharma", "Gita Sharma"),
+        ("Sita Sharma", "Sita Verma"),
+        ("Ram Thapa", "Rima Thapa"),
+        ("Hari Thapa", "Hira Thapa"),
+        ("Mahesh Gurung", "Ganesh Gurung"),
+        ("Anita Rai", "Amita Rai"),
+    ],
+)
+def test_distinct_names_do_not_collide(left: str, right: str) -> None:
+    assert max(matching.name_scores(left, right)) < 90
+    assert decide(Person("person", left, BORN), Person("official", right, BORN)) is None
+
+
+def test_romanisation_key_folds_variants_and_keeps_names_apart() -> None:
+    key = matching.romanisation_key
+    assert key("krishna poudel") == key("krishna paudyal") == key("krisna paudel")
+    assert key("bista laxmi") == key("bisht lakshmi")
+    assert key("ram") != key("rama") and key("sita") != key("gita")
+
+
+def test_equal_name_and_birth_date_with_different_national_ids_is_no_match() -> None:
+    person = Person("person", "José Pérez", BORN, "NP-1111")
+    official = Person("official", "José Pérez", BORN, "NP-2222")
+    assert decide(person, official) is None
+    # Ids equal once normalised still confirm.
+    assert decide(person, official._replace(national_id="np 1111")) == "confirmed"
+    # One id missing: the name and birth date decide.
+    assert decide(person, official._replace(national_id=None)) == "confirmed"
+
+
+@pytest.mark.parametrize("placeholder", [dt.date(1900, 1, 1), dt.date(1970, 1, 1)])
+def test_a_placeholder_birth_date_confirms_nothing(placeholder: dt.date) -> None:
+    person = Person("person", "José Pérez", placeholder)
+    official = Person("official", "José Pérez", placeholder)
+    assert match_people([person], [official]) == []
+    (possible,) = match_people([person], [official], include_possible=True)
+    assert not possible.confirmed and possible.matched_on == "name"
+    evidence = possible.evidence("person", "official")
+    assert evidence["date_of_birth_match"] is None
+    assert evidence["placeholder_dates_of_birth"] == [placeholder.isoformat()]
+    # A placeholder against a real date neither confirms nor rules out.
+    assert decide(person, official._replace(date_of_birth=BORN)) == "possible"
+
+
+def test_placeholder_birth_dates_are_a_setting() -> None:
+    person = Person("person", "José Pérez", dt.date(1900, 1, 1))
+    official = Person("official", "José Pérez", dt.date(1900, 1, 1))
+    (match,) = match_people([person], [official], placeholder_birth_dates=())
+    assert match.confirmed
+    other = Person("person", "José Pérez", BORN)
+    assert (
+        match_people(
+            [other], [OFFICIAL._replace(date_of_birth=BORN)], placeholder_birth_dates=[BORN]
+        )
+        == []
+    )
+
+
+def test_possible_matches_per_person_are_capped_by_score_then_input_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(matching, "MAX_POSSIBLE_PER_PERSON", 3)
+    officials = [Person(f"o{n}", "Ram Bahadur Thapa", BORN) for n in range(6)]
+    officials.insert(2, Person("typo", "Ram Bahadur Thapx", BORN))
+    found = match_people(
+        [Person("person", "Ram Bahadur Thapa", None)], officials, include_possible=True
+    )
+    assert [m.right.key for m in found] == ["o0", "o1", "o2"]  # equal names first, in order
+
+
+def test_a_key_shared_by_too_many_officials_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matching, "MAX_CANDIDATES_PER_KEY", 4)
+    few = [Person(f"f{n}", "Sita Gurung", BORN) for n in range(4)]
+    many = [Person(f"m{n}", "Gita Gurung", BORN) for n in range(5)]
+    people = [Person("sita", "Sita Gurung", None), Person("gita", "Gita Gurung", None)]
+    found = match_people(people, few + many, include_possible=True)
+    assert {m.left.key for m in found} == {"sita"}

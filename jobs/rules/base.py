@@ -14,11 +14,15 @@ is cleared.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from monitor.config import placeholder_birth_dates
+from monitor.services.matching import DEFAULT_PLACEHOLDER_BIRTH_DATES
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class AuditSettings:
     outlier_z: Decimal = Decimal("3.5")
     duplicate_worker_days: int = 365
     name_similarity: int = 90
+    # Birth dates that confirm no match (contract: placeholders).
+    placeholder_birth_dates: tuple[dt.date, ...] = DEFAULT_PLACEHOLDER_BIRTH_DATES
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> AuditSettings:
@@ -46,6 +52,9 @@ class AuditSettings:
             outlier_z=Decimal(str(config["OUTLIER_Z"])),
             duplicate_worker_days=int(config["DUPLICATE_WORKER_DAYS"]),
             name_similarity=int(config["NAME_SIMILARITY"]),
+            placeholder_birth_dates=placeholder_birth_dates(
+                config.get("PLACEHOLDER_BIRTH_DATES", DEFAULT_PLACEHOLDER_BIRTH_DATES)
+            ),
         )
 
 

@@ -53,7 +53,12 @@ from sqlalchemy.orm import Session
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
 from monitor.models import AgencyPerson, LicenceEvent, Official
 from monitor.models.registry import SUPERVISORY_INSTITUTIONS
-from monitor.services.matching import Person, PersonMatch, match_people
+from monitor.services.matching import (
+    Person,
+    PersonMatch,
+    garbage_collection_paused,
+    match_people,
+)
 
 CODE = "COI_OFFICIAL_LINK"
 SEVERITY = "high"
@@ -161,7 +166,11 @@ def official_links(
         )
     ]
     matches = match_people(
-        people, officials, threshold=settings.name_similarity, include_possible=include_possible
+        people,
+        officials,
+        threshold=settings.name_similarity,
+        include_possible=include_possible,
+        placeholder_birth_dates=settings.placeholder_birth_dates,
     )
     details = _official_details(session, {match.right.key for match in matches})
     grouped: dict[tuple[str, str], list[PersonMatch]] = defaultdict(list)
@@ -228,13 +237,14 @@ def link_evidence(link: OfficialLink) -> dict[str, Any]:
 
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per (agency, official) confirmed match with overlapping dates."""
-    examined, links = official_links(session, settings, include_possible=False)
-    findings = [
-        Finding(
-            licence_no=link.licence_no,
-            subject={"official_id": link.official.official_id},
-            evidence=link_evidence(link),
-        )
-        for link in links
-    ]
+    with garbage_collection_paused():
+        examined, links = official_links(session, settings, include_possible=False)
+        findings = [
+            Finding(
+                licence_no=link.licence_no,
+                subject={"official_id": link.official.official_id},
+                evidence=link_evidence(link),
+            )
+            for link in links
+        ]
     return RuleOutcome(examined=examined, findings=findings)

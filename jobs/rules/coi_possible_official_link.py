@@ -32,16 +32,19 @@ from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
 from jobs.rules.coi_official_link import link_evidence, official_links, strongest
-from monitor.services.matching import PersonMatch
+from monitor.services.matching import PersonMatch, garbage_collection_paused
 
 CODE = "COI_POSSIBLE_OFFICIAL_LINK"
 SEVERITY = "low"
 
 
 def missing_side(match: PersonMatch) -> str:
-    """Which record of the pair lacks a birth date: `person`, `official` or `both`."""
-    person_lacks = match.left.date_of_birth is None
-    official_lacks = match.right.date_of_birth is None
+    """Which record of the pair lacks a birth date: `person`, `official` or `both`.
+
+    A placeholder birth date counts as lacking one (it confirms nothing).
+    """
+    person_lacks = match.birth_date(match.left) is None
+    official_lacks = match.birth_date(match.right) is None
     if person_lacks and official_lacks:
         return "both"
     return "person" if person_lacks else "official"
@@ -49,18 +52,19 @@ def missing_side(match: PersonMatch) -> str:
 
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per (agency, official) resting only on possible matches."""
-    examined, links = official_links(session, settings, include_possible=True)
-    findings = []
-    for link in links:
-        if link.confirmed:
-            continue
-        evidence = link_evidence(link)
-        evidence["missing_date_of_birth"] = missing_side(strongest(link.matches))
-        findings.append(
-            Finding(
-                licence_no=link.licence_no,
-                subject={"official_id": link.official.official_id},
-                evidence=evidence,
+    with garbage_collection_paused():
+        examined, links = official_links(session, settings, include_possible=True)
+        findings = []
+        for link in links:
+            if link.confirmed:
+                continue
+            evidence = link_evidence(link)
+            evidence["missing_date_of_birth"] = missing_side(strongest(link.matches))
+            findings.append(
+                Finding(
+                    licence_no=link.licence_no,
+                    subject={"official_id": link.official.official_id},
+                    evidence=evidence,
+                )
             )
-        )
     return RuleOutcome(examined=examined, findings=findings)

@@ -47,7 +47,7 @@ from jobs.rules.coi_official_link import (
 )
 from monitor.models import AgencyPerson, LicenceEvent
 from monitor.services.licence_status import licence_intervals
-from monitor.services.matching import PersonMatch, match_people
+from monitor.services.matching import PersonMatch, garbage_collection_paused, match_people
 
 CODE = "COI_REVOKED_PRINCIPAL"
 SEVERITY = "high"
@@ -91,6 +91,11 @@ def first_active_on_or_after(
 
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per (other agency, revoked agency) sharing a principal."""
+    with garbage_collection_paused():
+        return _run(session, settings)
+
+
+def _run(session: Session, settings: AuditSettings) -> RuleOutcome:
     revoked = revocations(session)
     periods = active_periods(session)
     principals = session.execute(
@@ -98,7 +103,12 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     ).all()
     revoked_principals = [agency_person(row) for row in principals if row.licence_no in revoked]
     other_principals = [agency_person(row) for row in principals if row.licence_no in periods]
-    matches = match_people(revoked_principals, other_principals, threshold=settings.name_similarity)
+    matches = match_people(
+        revoked_principals,
+        other_principals,
+        threshold=settings.name_similarity,
+        placeholder_birth_dates=settings.placeholder_birth_dates,
+    )
 
     grouped: dict[tuple[str, str], list[tuple[PersonMatch, dt.date]]] = defaultdict(list)
     for match in matches:

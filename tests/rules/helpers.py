@@ -290,3 +290,18 @@ def add_official(
     session.add(official)
     session.flush()
     return official
+
+
+def set_contacts(
+    session: Session,
+    licence_no: str,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    registration_no: str | None = None,
+) -> Agency:
+    """Give an agency (added with `add_agency`) its phone, e-mail and registration number."""
+    agency = session.query(Agency).filter_by(licence_no=licence_no).one()
+    agency.phone, agency.email, agency.registration_no = phone, email, registration_no
+    session.flush()
+    return agency

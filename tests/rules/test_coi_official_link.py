@@ -73,12 +73,20 @@ def test_evidence_names_the_fields_that_matched(session: Session) -> None:
     assert finding.evidence == {
         "matched_on": "name+date_of_birth",
         "name_score": 90.0,
+        "name_compared_as": "spelling",
+        "name_score_spelling": 90.0,
+        "name_score_romanisation": 90.0,
         "date_of_birth_match": True,
+        "placeholder_dates_of_birth": [],
         "national_id_match": False,
         "person_name": "José Pérez",
+        "person_name_script": "Latin",
+        "person_name_latin": "jose perez",
         "person_date_of_birth": "1968-04-02",
         "person_national_id": None,
         "official_name": "Dr. Jose Peres",
+        "official_name_script": "Latin",
+        "official_name_latin": "jose peres",
         "official_date_of_birth": "1968-04-02",
         "official_national_id": None,
         "person_roles": ["director"],
@@ -230,3 +238,44 @@ def test_one_flag_per_agency_and_official(session: Session) -> None:
     assert found[0].evidence["person_roles"] == ["director", "owner"]
     assert found[0].evidence["people_matched"] == 2
     assert outcome.examined == 4
+
+
+# --- contract v2 ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "person_name", ["Krishna Prasad Poudel", "Krishna Prasad Paudyal", "PAUDEL, Krishna Prasad"]
+)
+def test_official_written_in_devanagari_matches_romanised_owners(
+    session: Session, person_name: str
+) -> None:
+    agency_with_owner(session, name=person_name)
+    add_official(session, "OF-1", "कृष्ण प्रसाद पौडेल", date_of_birth=BORN)
+    (finding,) = findings(session)
+    assert finding.subject == {"official_id": "OF-1"}
+    assert finding.evidence["official_name"] == "कृष्ण प्रसाद पौडेल"
+    assert finding.evidence["official_name_script"] == "Devanagari"
+    assert finding.evidence["official_name_latin"] == "krishna paudel prasad"
+    assert finding.evidence["matched_on"] == "name+date_of_birth"
+
+
+def test_equal_name_and_birth_date_with_different_national_ids_is_not_flagged(
+    session: Session,
+) -> None:
+    agency_with_owner(session, national_id="NP-11-22")
+    add_official(session, "OF-1", "José Pérez", date_of_birth=BORN, national_id="NP-33-44")
+    assert findings(session) == []
+    assert list(coi_possible_official_link.run(session, AuditSettings()).findings) == []
+
+
+@pytest.mark.parametrize("placeholder", [dt.date(1900, 1, 1), dt.date(1970, 1, 1)])
+def test_placeholder_birth_date_does_not_confirm(session: Session, placeholder: dt.date) -> None:
+    agency_with_owner(session, born=placeholder)
+    add_official(session, "OF-1", "José Pérez", date_of_birth=placeholder)
+    assert findings(session) == []
+    (possible,) = coi_possible_official_link.run(session, AuditSettings()).findings
+    assert possible.evidence["missing_date_of_birth"] == "both"
+    assert possible.evidence["placeholder_dates_of_birth"] == [placeholder.isoformat()]
+    # With no placeholders configured, the same date confirms.
+    settings = AuditSettings(placeholder_birth_dates=())
+    assert len(list(coi_official_link.run(session, settings).findings)) == 1

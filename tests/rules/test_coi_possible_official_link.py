@@ -105,3 +105,27 @@ def test_common_name_among_many_officials(session: Session) -> None:
     assert [f.subject["official_id"] for f in found] == [
         f"OF-{number:02d}" for number in range(30) if number % 3 != 2
     ]
+
+
+def test_same_name_and_birth_date_with_different_national_ids_is_a_decoy(
+    session: Session,
+) -> None:
+    agency_with_person(session, born=BORN, national_id="A-111")
+    add_official(session, "OF-1", "José Pérez", date_of_birth=BORN, national_id="B-222")
+    assert findings(session) == []
+
+
+def test_placeholder_birth_date_on_one_side_counts_as_missing(session: Session) -> None:
+    agency_with_person(session, born=dt.date(1970, 1, 1))
+    add_official(session, "OF-1", "Jose Perez", date_of_birth=BORN)
+    (finding,) = findings(session)
+    assert finding.evidence["missing_date_of_birth"] == "person"
+    assert finding.evidence["placeholder_dates_of_birth"] == ["1970-01-01"]
+
+
+def test_devanagari_name_without_birth_date_is_possible(session: Session) -> None:
+    agency_with_person(session, name="Laxmi Devi Bista")
+    add_official(session, "OF-1", "लक्ष्मी देवी बिष्ट", date_of_birth=BORN)
+    (finding,) = findings(session)
+    assert finding.evidence["name_compared_as"] == "romanisation"
+    assert finding.evidence["official_name_script"] == "Devanagari"

@@ -66,12 +66,20 @@ def test_principal_of_revoked_agency_directs_an_agency_licensed_later(session: S
     assert finding.evidence == {
         "matched_on": "name+date_of_birth",
         "name_score": 100.0,
+        "name_compared_as": "spelling",
+        "name_score_spelling": 100.0,
+        "name_score_romanisation": 100.0,
         "date_of_birth_match": True,
+        "placeholder_dates_of_birth": [],
         "national_id_match": False,
         "related_person_name": "Hari Prasad Sharma",
+        "related_person_name_script": "Latin",
+        "related_person_name_latin": "hari prasad sharma",
         "related_person_date_of_birth": "1971-09-30",
         "related_person_national_id": None,
         "person_name": "Sharma, Hari Prasad",
+        "person_name_script": "Latin",
+        "person_name_latin": "hari prasad sharma",
         "person_date_of_birth": "1971-09-30",
         "person_national_id": None,
         "person_role": "director",
@@ -232,3 +240,28 @@ def test_two_revoked_agencies_flag_only_the_later_one(session: Session) -> None:
         ],
     )
     assert subjects(session) == [("L-NEW", {"related_licence_no": "L-OLD"})]
+
+
+# --- contract v2 ---------------------------------------------------------------------
+
+
+def test_principal_written_in_devanagari_is_found_under_a_romanisation(session: Session) -> None:
+    revoked_agency(session, name="हरि प्रसाद शर्मा")
+    other_agency(session, [("issued", dt.date(2024, 1, 1), None)], name="Hari Prasad Sharma")
+    (finding,) = findings(session)
+    assert finding.evidence["related_person_name_script"] == "Devanagari"
+    assert finding.evidence["related_person_name_latin"] == "hari prasad sharma"
+
+
+def test_equal_name_and_birth_date_with_different_national_ids_is_not_flagged(
+    session: Session,
+) -> None:
+    revoked_agency(session, national_id="NP-1-1")
+    other_agency(session, [("issued", dt.date(2024, 1, 1), None)], national_id="NP-2-2")
+    assert findings(session) == []
+
+
+def test_placeholder_birth_date_does_not_confirm(session: Session) -> None:
+    revoked_agency(session, born=dt.date(1900, 1, 1))
+    other_agency(session, [("issued", dt.date(2024, 1, 1), None)], born=dt.date(1900, 1, 1))
+    assert findings(session) == []

@@ -54,6 +54,7 @@ P_AGENCY_SILENT = 0.015  # no agency-declared fee: the worker reports alone
 P_WORKER_REPORTS = 0.6
 P_WORKER_USD = 0.1
 P_QUOTA_EXCEEDED = 0.06  # of authorisations that saw placements
+P_OFFICIAL_IN_DEVANAGARI = 0.3  # of officials whose name parts all have a Devanagari form
 
 RECENT_WORKERS = 4096  # ring of recent (worker_ref, day) per country
 START = world.WORLD_START.toordinal()
@@ -201,6 +202,10 @@ class _Builder:
     ) -> None:
         self.directory = directory
         self.rng = random.Random(seed)
+        # Draws for the plants of contract v2 (scripts, romanisations, decoys,
+        # shared contacts) come from their own generator, so the rest of the
+        # world stays exactly as it was drawn before them.
+        self.v2_rng = random.Random(f"contract-v2-{seed}")
         self.seed = seed
         self.agency_count = agencies
         self.official_count = officials
@@ -230,17 +235,37 @@ class _Builder:
 
     # -- names and identifiers -----------------------------------------------
 
-    def person_name(self) -> str:
-        rng = self.rng
+    def person_name(self, rng: random.Random | None = None) -> str:
+        rng = rng or self.rng
         if rng.random() < 0.7:
             parts = (rng.choice(world.MALE_FIRST), rng.choice(world.MALE_MIDDLE))
         else:
             parts = (rng.choice(world.FEMALE_FIRST), rng.choice(world.FEMALE_MIDDLE))
         return " ".join(part for part in (*parts, rng.choice(world.LAST)) if part)
 
-    def birth_date(self, first_year: int = 1958, last_year: int = 1996) -> int:
+    @staticmethod
+    def in_devanagari(name: str) -> str | None:
+        """The name written in Devanagari, or None when a part has no Devanagari form."""
+        parts = name.split()
+        if all(part in world.DEVANAGARI for part in parts):
+            return " ".join(world.DEVANAGARI[part] for part in parts)
+        return None
+
+    @staticmethod
+    def romanised_otherwise(name: str, serial: int) -> str:
+        """The name with each part that has another usual romanisation spelled that way."""
+        return " ".join(
+            variants[serial % len(variants)]
+            if (variants := world.ROMANISATION_VARIANTS.get(part))
+            else part
+            for part in name.split()
+        )
+
+    def birth_date(
+        self, first_year: int = 1958, last_year: int = 1996, rng: random.Random | None = None
+    ) -> int:
         start = dt.date(first_year, 1, 1).toordinal()
-        return start + self.rng.randrange(dt.date(last_year, 12, 31).toordinal() - start)
+        return start + (rng or self.rng).randrange(dt.date(last_year, 12, 31).toordinal() - start)
 
     @staticmethod
     def national_id(serial: int) -> str:
@@ -433,8 +458,40 @@ class _Builder:
                         reason,
                     ]
                 )
+        self._plant_shared_contacts(rows)
         self._write("agencies", rows)
         self._write("licence_events", events_rows)
+
+    def _plant_shared_contacts(self, rows: list[list[str]]) -> None:
+        """Phoenix agencies: a lasting agency keeps a revoked one's phone, e-mail or registration.
+
+        Each is written another way (the phone internationally, the e-mail in
+        capitals, the registration number with spaces), as the contract says
+        they still match; one more lasting agency gets a phone one digit off
+        a revoked one's, which must not match.
+        """
+        ended = [agency for agency in self.agencies if agency.ended is not None]
+        lasting = [
+            agency
+            for agency in self.agencies
+            if agency.ended is None and agency.active and agency.active[-1][1] == END
+        ]
+        count = min(len(ended) - 1, len(lasting) - 1, max(3, self.agency_count // 100))
+        if count < 1:
+            return
+        registration, phone, email = 2, 4, 5  # columns of agencies.csv
+        others = self.v2_rng.sample(lasting, count + 1)
+        for number, (revoked, other) in enumerate(zip(ended, others, strict=False)):
+            source, target = rows[revoked.index], rows[other.index]
+            if number == count:  # the decoy
+                target[phone] = source[phone][:-1] + str((int(source[phone][-1]) + 1) % 10)
+            elif number % 3 == 0:
+                target[phone] = "+977-1-" + source[phone].removeprefix("01-")
+            elif number % 3 == 1:
+                target[email] = source[email].upper()
+            else:
+                target[registration] = source[registration].replace("/", " / ")
+        self.planted["AGENCY_SHARED_CONTACT"] = count
 
     def build_authorisations(self) -> None:
         rng = self.rng
@@ -536,10 +593,13 @@ class _Builder:
 
     # -- people and officials --------------------------------------------------
 
-    def person(self, serial: int, *, with_birth: float, with_id: float) -> dict[str, str]:
-        name = self.person_name()
-        birth = _iso(self.birth_date()) if self.rng.random() < with_birth else ""
-        national = self.national_id(serial) if self.rng.random() < with_id else ""
+    def person(
+        self, serial: int, *, with_birth: float, with_id: float, rng: random.Random | None = None
+    ) -> dict[str, str]:
+        rng = rng or self.rng
+        name = self.person_name(rng)
+        birth = _iso(self.birth_date(rng=rng)) if rng.random() < with_birth else ""
+        national = self.national_id(serial) if rng.random() < with_id else ""
         return {"full_name": name, "date_of_birth": birth, "national_id": national}
 
     def plan_conflicts(self) -> None:
@@ -548,6 +608,7 @@ class _Builder:
         people_serial = 5 * 10**10
         self.official_plants: dict[int, dict[str, str]] = {}
         self.extra_people: dict[int, list[dict[str, str]]] = {}
+        self.v2_people: dict[int, list[dict[str, str]]] = {}  # on top of people_count
 
         def add_person(agency: _Agency, person: dict[str, str], role: str) -> None:
             self.extra_people.setdefault(agency.index, []).append({**person, "role": role})
@@ -591,6 +652,62 @@ class _Builder:
             self.official_plants[official_index] = official
             target = rng.choice(newcomers) if kind == 2 and newcomers else rng.choice(linkable)
             add_person(target, decoy, "director")
+
+        # Contract v2: officials listed in Devanagari, owners in another
+        # romanisation; decoys with an equal name and birth date whose
+        # national ids differ, or whose birth date is a placeholder.
+        v2 = self.v2_rng
+
+        def add_v2_person(agency: _Agency, person: dict[str, str], role: str) -> None:
+            self.v2_people.setdefault(agency.index, []).append({**person, "role": role})
+
+        used = set(indexes)
+        spare = [index for index in range(self.official_count) if index not in used]
+        script_count = max(6, self.agency_count // 50)
+        extra = v2.sample(spare, min(len(spare), 2 * script_count))
+        for number, official_index in enumerate(extra[:script_count]):
+            official = self.person(official_index, with_birth=1.0, with_id=0.0, rng=v2)
+            devanagari = self.in_devanagari(official["full_name"])
+            while devanagari is None:
+                official["full_name"] = self.person_name(v2)
+                devanagari = self.in_devanagari(official["full_name"])
+            official["institution"] = world.SUPERVISORY[number % len(world.SUPERVISORY)]
+            official["in_office_from"] = _iso(
+                dt.date(2012, 1, 1).toordinal()
+                + v2.randrange(START - dt.date(2012, 1, 1).toordinal())
+            )
+            official["in_office_to"] = ""
+            latin = official["full_name"]
+            kind = number % 3  # 0, 1: listed in Devanagari; 1, 2: owner romanised otherwise
+            if kind < 2:
+                official["full_name"] = devanagari
+            person = {
+                "full_name": self.romanised_otherwise(latin, number) if kind else latin,
+                "date_of_birth": official["date_of_birth"],
+                "national_id": "",
+            }
+            self.official_plants[official_index] = official
+            add_v2_person(v2.choice(linkable), person, v2.choice(("owner", "director")))
+        self.planted["COI_OFFICIAL_LINK"] += len(extra[:script_count])
+        for number, official_index in enumerate(extra[script_count:]):
+            official = self.person(official_index, with_birth=1.0, with_id=1.0, rng=v2)
+            official["institution"] = world.SUPERVISORY[number % len(world.SUPERVISORY)]
+            official["in_office_from"] = _iso(
+                dt.date(2012, 1, 1).toordinal()
+                + v2.randrange(START - dt.date(2012, 1, 1).toordinal())
+            )
+            official["in_office_to"] = ""
+            decoy = {
+                "full_name": official["full_name"],
+                "date_of_birth": official["date_of_birth"],
+                "national_id": self.national_id(people_serial + 500 + number),
+            }
+            if number % 2:  # no ids, and a placeholder birth date on both sides
+                placeholder = world.PLACEHOLDER_BIRTH_DATES[number // 2 % 2]
+                official.update(date_of_birth=placeholder, national_id="")
+                decoy.update(date_of_birth=placeholder, national_id="")
+            self.official_plants[official_index] = official
+            add_v2_person(v2.choice(linkable), decoy, "director")
 
         # Owners of revoked or cancelled agencies who reappear as principals elsewhere.
         ended = [agency for agency in self.agencies if agency.ended is not None]
@@ -667,6 +784,9 @@ class _Builder:
             writer.writerow(REGISTRY_COLUMNS["officials"])
             for index in range(self.official_count):
                 person = self.person(index, with_birth=0.9, with_id=0.7)
+                devanagari = self.in_devanagari(person["full_name"])
+                if devanagari and self.v2_rng.random() < P_OFFICIAL_IN_DEVANAGARI:
+                    person["full_name"] = devanagari
                 institution = institutions[bisect_right(cumulative, rng.random() * cumulative[-1])]
                 born = person["date_of_birth"]
                 adult = dt.date.fromisoformat(born).toordinal() + 22 * 365 if born else 0
@@ -713,6 +833,7 @@ class _Builder:
                         {**self.person(serial, with_birth=0.85, with_id=0.6), "role": role}
                     )
                 members.extend(self.extra_people.get(agency.index, ()))
+                members.extend(self.v2_people.get(agency.index, ()))
                 for member in members:
                     key = (member["full_name"], member["role"])
                     if key in seen:

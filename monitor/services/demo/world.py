@@ -251,6 +251,41 @@ LAST = (
     "Bhusal", "Gautam", "Kafle", "Lamichhane", "Timilsina", "Sapkota", "Upreti", "Khatri",
 )  # fmt: skip
 
+# Officials' lists are often kept in Nepali: the Devanagari spelling of the
+# name parts above (each transliterates to its romanisation's key). A name is
+# written in Devanagari only when all its parts are here.
+DEVANAGARI = {
+    "Ram": "राम", "Shyam": "श्याम", "Hari": "हरि", "Krishna": "कृष्ण", "Gopal": "गोपाल",
+    "Bishnu": "विष्णु", "Dipak": "दीपक", "Suresh": "सुरेश", "Ramesh": "रमेश",
+    "Dinesh": "दिनेश", "Rajesh": "राजेश", "Prakash": "प्रकाश", "Bikash": "विकास",
+    "Sanjay": "सञ्जय", "Anil": "अनिल", "Sunil": "सुनिल", "Mohan": "मोहन", "Madan": "मदन",
+    "Kamal": "कमल", "Nabin": "नवीन", "Arjun": "अर्जुन", "Mahesh": "महेश", "Narayan": "नारायण",
+    "Prem": "प्रेम", "Ganesh": "गणेश", "Keshav": "केशव", "Laxman": "लक्ष्मण", "Binod": "विनोद",
+    "Govinda": "गोविन्द", "Kiran": "किरण", "Manoj": "मनोज", "Shankar": "शंकर", "Sita": "सीता",
+    "Gita": "गीता", "Laxmi": "लक्ष्मी", "Kamala": "कमला", "Saraswati": "सरस्वती",
+    "Radha": "राधा", "Sarita": "सरिता", "Sunita": "सुनिता", "Anita": "अनिता", "Manju": "मन्जु",
+    "Nirmala": "निर्मला", "Pooja": "पूजा", "Rita": "रीता", "Usha": "उषा", "Ganga": "गंगा",
+    "Rekha": "रेखा", "Bahadur": "बहादुर", "Prasad": "प्रसाद", "Kumar": "कुमार", "Raj": "राज",
+    "Nath": "नाथ", "Lal": "लाल", "Kumari": "कुमारी", "Devi": "देवी", "Thapa": "थापा",
+    "Shrestha": "श्रेष्ठ", "Gurung": "गुरुङ", "Tamang": "तामाङ", "Magar": "मगर", "Rai": "राई",
+    "Limbu": "लिम्बु", "Sherpa": "शेर्पा", "Adhikari": "अधिकारी", "Sharma": "शर्मा",
+    "Poudel": "पौडेल", "Khadka": "खड्का", "Karki": "कार्की", "Bhandari": "भण्डारी",
+    "Basnet": "बस्नेत", "Koirala": "कोइराला", "Dahal": "दाहाल", "Bhattarai": "भट्टराई",
+    "Ghimire": "घिमिरे", "Pandey": "पाण्डे", "Joshi": "जोशी", "Yadav": "यादव", "Rana": "राणा",
+    "Bista": "बिष्ट", "Oli": "ओली", "Lama": "लामा", "Regmi": "रेग्मी", "Subedi": "सुवेदी",
+    "Acharya": "आचार्य", "Aryal": "अर्याल", "Neupane": "नेउपाने", "Pokharel": "पोखरेल",
+    "Gautam": "गौतम", "Khatri": "खत्री",
+}  # fmt: skip
+# Other romanisations of one Nepali name, as another clerk would type it.
+ROMANISATION_VARIANTS = {
+    "Poudel": ("Paudel", "Paudyal"), "Laxmi": ("Lakshmi",), "Bista": ("Bisht",),
+    "Dipak": ("Deepak",), "Pooja": ("Puja",), "Bishnu": ("Vishnu",), "Bikash": ("Vikash",),
+    "Sita": ("Seeta",), "Gita": ("Geeta",), "Rita": ("Reeta",), "Nabin": ("Navin",),
+    "Bahadur": ("Bdr.",), "Prasad": ("Pd.",), "Shrestha": ("Shresta",), "Pandey": ("Pande",),
+}  # fmt: skip
+# Birth dates a registry writes when the real one is unknown (contract defaults).
+PLACEHOLDER_BIRTH_DATES = ("1900-01-01", "1970-01-01")
+
 AGENCY_WORDS = (
     "Himalayan", "Everest", "Annapurna", "Sagarmatha", "Kanchenjunga", "Makalu", "Lumbini",
     "Janakpur", "Pokhara", "Gandaki", "Karnali", "Koshi", "Bagmati", "Narayani", "Mechi",
