@@ -16,10 +16,11 @@ connection, in two steps:
    - figures: how many staged keys are already flags, and how many of
      those are `cleared` (they reopen);
    - `UPDATE flags ... FROM tmp_audit_findings`: a known flag found again gets
-     last_seen = today and its evidence, severity, workers affected,
-     licence_no and partner country refreshed; a `cleared` one is reopened
-     (status `open`, cleared_at emptied, first_seen kept); any other status
-     (a flag under review) is kept;
+     last_seen = today and its evidence, workers affected, licence_no and
+     partner country refreshed (and the rule's severity, should it have
+     changed); a `cleared` one is reopened (status `open`, cleared_at
+     emptied, first_seen kept); any other status (a flag under review) is
+     kept;
    - `INSERT INTO flags ... SELECT` the keys that are not flags yet
      (status `open`, first_seen = last_seen = today);
    - `UPDATE` the rule's `open` flags that this run did not find to
@@ -37,12 +38,12 @@ kept).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -73,8 +74,9 @@ STAGED_COLUMNS = tuple(column.name for column in staged.columns)
 
 
 def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces: one text for one value."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """JSON with sorted keys and no spaces: one text for one value (orjson: about ten
+    times as fast as the standard library's, which matters at a million flags)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def subject_key(rule: str, finding: Finding, key: str) -> str:
@@ -161,21 +163,39 @@ class FlagStore:
                 ),
             ).select_from(known)
         ).one()
-        was_cleared = flags.c.status == "cleared"
+        found_again = flags.c.flag_key == staged.c.flag_key
+        # Only what changes is written, so the indexes on status, agency and
+        # severity are rewritten only for the flags where those change.
         connection.execute(
             sa.update(flags)
-            .where(flags.c.flag_key == staged.c.flag_key)
+            .where(found_again)
             .values(
-                status=sa.case((was_cleared, "open"), else_=flags.c.status),
-                cleared_at=sa.case((was_cleared, sa.null()), else_=flags.c.cleared_at),
-                severity=severity,
                 evidence=staged.c.evidence,
-                licence_no=staged.c.licence_no,
-                partner_country=staged.c.partner_country,
                 last_seen=today,
                 last_run_id=run_id,
                 workers_affected=staged.c.workers_affected,
             )
+        )
+        connection.execute(
+            sa.update(flags)
+            .where(found_again, flags.c.status == "cleared")
+            .values(status="open", cleared_at=None)
+        )
+        connection.execute(
+            sa.update(flags)
+            .where(
+                found_again,
+                sa.or_(
+                    flags.c.licence_no.is_distinct_from(staged.c.licence_no),
+                    flags.c.partner_country.is_distinct_from(staged.c.partner_country),
+                ),
+            )
+            .values(licence_no=staged.c.licence_no, partner_country=staged.c.partner_country)
+        )
+        connection.execute(
+            sa.update(flags)
+            .where(flags.c.rule == rule, flags.c.severity != severity)
+            .values(severity=severity)
         )
         new_columns = {
             "flag_key": staged.c.flag_key,

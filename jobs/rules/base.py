@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from monitor.config import placeholder_birth_dates
 from monitor.services.matching import DEFAULT_PLACEHOLDER_BIRTH_DATES
 
@@ -58,12 +60,13 @@ class AuditSettings:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Finding:
     """One flag's worth of evidence: who, about what, and the figures that fired it.
 
     `subject` holds exactly the rule's contract subject keys; evidence
-    values are JSON-safe (money as strings with two decimals).
+    values are JSON-safe (money as strings with two decimals). A plain
+    slotted dataclass: rules make them by the hundred thousand.
     """
 
     licence_no: str | None
@@ -81,8 +84,7 @@ class Finding:
         between runs for a worker seen at several agencies). Every other
         contract subject names the agency, so its key includes `licence_no`.
         """
-        subject = json.dumps(self.subject, sort_keys=True, separators=(",", ":"))
-        return self.key_prefix(rule) + subject
+        return self.key_prefix(rule) + canonical_subject(self.subject)
 
     def key_prefix(self, rule: str) -> str:
         """`rule|partner|licence|`: the part of `key` before the subject JSON."""
@@ -98,6 +100,19 @@ class RuleOutcome:
 
     examined: int
     findings: Iterable[Finding]
+
+
+def canonical_subject(subject: dict[str, Any]) -> str:
+    """The subject as `json.dumps(subject, sort_keys=True, separators=(",", ":"))`.
+
+    That text is part of every stored flag key, so it must never change;
+    orjson writes the same text for ASCII-only subjects (all ids are) four
+    times as fast, and the standard library's escaping is kept otherwise.
+    """
+    text = orjson.dumps(subject, option=orjson.OPT_SORT_KEYS).decode()
+    if text.isascii():
+        return text
+    return json.dumps(subject, sort_keys=True, separators=(",", ":"))
 
 
 def money(value: Decimal | float | int | None) -> str | None:
