@@ -379,7 +379,7 @@ class DeclarationFile:
     def _xlsx_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
         workbook = load_workbook(self.path, read_only=True, data_only=False)
         try:
-            rows = workbook.worksheets[0].iter_rows(values_only=True)
+            rows = _readable_rows(workbook.worksheets[0].iter_rows(values_only=True))
             header = _trimmed_header(next(rows))
             width = len(header)
             buffer: list[list[str | None]] = []
@@ -401,6 +401,25 @@ class DeclarationFile:
                 yield _frame(buffer, header, first_line)
         finally:
             workbook.close()
+
+
+def _readable_rows(rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+    """A sheet's rows; a sheet that cannot be parsed (damaged XML, or a character no
+    workbook may hold, such as NUL) refuses the file, naming the line it stopped at."""
+    line = 1
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception:  # openpyxl's XML parser raises many types
+            raise FileRefused(
+                f"the workbook cannot be read from line {line} on: it is damaged, or holds a "
+                "character no workbook may hold (such as NUL); open it in your spreadsheet "
+                f"and save it again, or {_SAVE_AS_CSV}"
+            ) from None
+        yield row
+        line += 1
 
 
 def _trimmed_header(cells: tuple[object, ...]) -> list[str]:
@@ -529,7 +548,7 @@ def _xlsx_header(path: Path) -> list[str]:
             f"the file is neither CSV nor a readable .xlsx workbook: {_SAVE_AS_CSV}"
         ) from None
     try:
-        first = next(workbook.worksheets[0].iter_rows(values_only=True), ())
+        first = next(_readable_rows(workbook.worksheets[0].iter_rows(values_only=True)), ())
     finally:
         workbook.close()
     header = _trimmed_header(first)
