@@ -192,8 +192,8 @@ def drop_postgres_database(admin_url: str, url: str) -> None:
 
 def line(label: str, result: dict) -> str:
     return (
-        f"{label:<28} {result['rows']:>10,} rows {result['seconds']:>8.1f} s "
-        f"CPU {result['cpu_seconds']:>7.1f} s "
+        f"{label:<28} {result['rows']:>10,} rows {result['seconds']:>8.1f} s wall, "
+        f"{result['cpu_seconds']:>6.1f} s CPU "
         f"{result['rows'] / result['seconds']:>10,.0f} rows/s   "
         f"peak RSS {result['peak_rss'] / 2**20:>6,.0f} MiB"
     )
