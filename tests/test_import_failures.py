@@ -40,7 +40,7 @@ from monitor.models import (
 )
 from monitor.services import declarations, registry_import
 from monitor.services.accounts import create_token
-from monitor.services.declarations import UNEXPECTED_FAILURE
+from monitor.services.failures import UNEXPECTED_FAILURE
 from validators.declarations import PLACEMENT_COLUMNS
 
 VENV_MONITOR = Path(sys.executable).with_name("monitor")

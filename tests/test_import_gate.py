@@ -44,7 +44,7 @@ from monitor.models import (
     RegistryChange,
 )
 from monitor.models.base import Money, Rate
-from monitor.services.declarations import UNEXPECTED_FAILURE
+from monitor.services.failures import UNEXPECTED_FAILURE
 from monitor.services.registry_import import MODELS, import_registry
 from validators.declarations import COLUMNS
 

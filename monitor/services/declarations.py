@@ -60,6 +60,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from monitor.csvsafe import csv_writer
 from monitor.models import Agreement, BatchRejection, Fee, FxRate, ImportBatch, Placement
 from monitor.models.base import utcnow
+from monitor.services.failures import UNEXPECTED_FAILURE, unexpected_failure_reason
 from validators.codes import countries
 from validators.common import FileRefused, RowError
 from validators.declarations import (
@@ -92,9 +93,6 @@ TABLES: dict[str, sa.Table] = {
     "fees": Fee.__table__,  # type: ignore[dict-item]
 }
 _HASH_BLOCK = 1 << 20
-# How the `error` of a batch whose import failed unexpectedly begins.
-UNEXPECTED_FAILURE = "the import failed unexpectedly"
-
 log = logging.getLogger(__name__)
 
 
@@ -271,10 +269,7 @@ def _unexpected_failure(session: Session, attempt: _Attempt, exc: Exception) -> 
         attempt.uploader,
         exc_info=exc,
     )
-    reason = (
-        f"{UNEXPECTED_FAILURE} ({type(exc).__name__}); nothing was stored; "
-        "the details are in the monitor's log"
-    )
+    reason = unexpected_failure_reason(exc)
     try:
         session.rollback()
         if attempt.sha256:

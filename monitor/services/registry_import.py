@@ -13,16 +13,18 @@ agreements before what refers to them), and:
 3. stores every file that passed, all in one transaction, and commits.
 
 A file with any error is stored not at all (status `refused`); the others
-are still stored. Validation is the only gate: what the schemas and the
-forbidden-character check (`validators.common.frame_errors`) accept, the
-conversions and both databases accept. An unexpected error (a bug, a
-database failure) still ends in a report: everything is rolled back, the
-traceback is logged at ERROR, and the report's `error` says the import
-failed unexpectedly (exit code 2); `KeyboardInterrupt` and `SystemExit`
-roll back and propagate. Rows are matched to stored rows by their natural key: a
+are still stored. Rows are matched to stored rows by their natural key: a
 new key is inserted, a changed row updated, an equal row left alone, so
 importing the same directory twice changes nothing. Rows absent from a
 file are kept (files may be partial; the import never deletes).
+
+Validation is the only gate: what the schemas and the forbidden-character
+check (`validators.common.frame_errors`) accept, the conversions and both
+databases accept. An unexpected error (a bug, a database failure) still
+ends in a report (`monitor.services.failures`): everything is rolled back,
+the traceback is logged at ERROR, and the report's `error` says the import
+failed unexpectedly (exit code 2). `KeyboardInterrupt` and `SystemExit`
+roll back and propagate.
 
 Every insert and update is written to `RegistryChange` (who, when, old and
 new values, source file) as a hash chain: `entry_hash` = SHA-256 of the
@@ -68,6 +70,7 @@ from monitor.models import (
     RegistryChange,
 )
 from monitor.models.base import Base, Money, Rate, utcnow
+from monitor.services.failures import unexpected_failure_reason
 from validators.common import (
     MAX_ROW_ERRORS,
     FileRefused,
@@ -85,8 +88,6 @@ FileStatus = Literal["stored", "unchanged", "refused"]
 TERMINAL_EVENTS = frozenset({"revoked", "cancelled"})
 _CHAIN_LOCK_KEY = zlib.crc32(b"monitor.registry_changes")
 _BATCH_ROWS = 20_000  # rows per bulk statement: bounded memory, few round trips
-UNEXPECTED_FAILURE = "the import failed unexpectedly"
-
 log = logging.getLogger(__name__)
 
 MODELS: dict[str, type[Base]] = {
@@ -597,13 +598,7 @@ def import_registry(session: Session, directory: Path, *, changed_by: str) -> Re
         )
         with contextlib.suppress(SQLAlchemyError):
             session.rollback()
-        return RegistryImportReport(
-            directory=str(directory),
-            error=(
-                f"{UNEXPECTED_FAILURE} ({type(exc).__name__}); nothing was stored; "
-                "the details are in the monitor's log"
-            ),
-        )
+        return RegistryImportReport(directory=str(directory), error=unexpected_failure_reason(exc))
 
 
 def _import_directory(
