@@ -656,7 +656,8 @@ def test_cli_rejected_rows_exit_1_with_json_report(
         {
             "line": 3,
             "column": "usd_per_unit",
-            "reason": "'-1' is not a positive rate with at most 10 decimal places",
+            "reason": "'-1' is not a positive rate with at most 10 decimal places "
+            "and at most 8 digits before the point",
         }
     ]
     text = run(runner, directory)

@@ -199,7 +199,7 @@ def test_schema_failures_become_row_errors_with_spreadsheet_lines() -> None:
             3,
             "amount",
             "'2.999' is not an amount: use a non-negative number with at "
-            "most 2 decimal places and a dot (like 1250.50)",
+            "most 2 decimal places and a dot (like 1250.50), at most 13 digits before the dot",
         ),
         RowError(3, "code", "'XX' is not an ISO 3166-1 alpha-2 country code (like NP or MY)"),
         RowError(4, "amount", "is required for a fixed cap"),

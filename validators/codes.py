@@ -24,4 +24,4 @@ def currencies() -> frozenset[str]:
 def isco08_unit_groups() -> frozenset[str]:
     path = Path(__file__).with_name("isco08.txt")
     codes = (line.split("\t", 1)[0].strip() for line in path.read_text("utf-8").splitlines())
-    return frozenset(code for code in codes if len(code) == 4 and code.isdigit())
+    return frozenset(code for code in codes if len(code) == 4 and code.isascii() and code.isdigit())

@@ -13,6 +13,16 @@ Choices where the contract is silent, as a ministry would expect them:
   lines of the rows after them stay right).
 - An optional column that is absent from the header is read as "not
   given" on every row, so schemas always see the full template.
+- Numbers and dates are written with the ASCII digits 0-9 only: the
+  patterns say `[0-9]`, never `\\d` (which also matches full-width `１`,
+  Arabic-Indic `١` or Devanagari `१` digits, and Python's `int()` and
+  `Decimal()` would read them). The conversions (`to_dates`, `to_decimals`,
+  `to_ints`) refuse, with a ValueError, any text that is not in that
+  form, so a gap in a check can never store a misread value.
+- No cell may hold a control character or an invisible formatting
+  character (`FORBIDDEN_CHARACTER_RANGES`): `forbidden_characters()` finds
+  them, vectorised, and `frame_errors()` reports them with the schema's
+  own errors, one reason per cell.
 
 Two kinds of failure:
 
@@ -34,6 +44,7 @@ import ast
 import csv
 import datetime as dt
 import re
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,8 +53,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_arrow
 from pandera import extensions
 
 from validators.codes import countries, currencies, isco08_unit_groups
@@ -51,11 +64,32 @@ from validators.codes import countries, currencies, isco08_unit_groups
 MAX_ROW_ERRORS = 1000  # errors kept per file; the total is still counted
 _BLOCK_SIZE = 1 << 20
 
-DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
-MONEY_PATTERN = r"\d+(?:\.\d{1,2})?"
-RATE_PATTERN = r"\d+(?:\.\d{1,10})?"
-WHOLE_NUMBER_PATTERN = r"\d+"
+# ASCII digits only ([0-9], never \d). The bounds keep every value inside its
+# column: money as integer hundredths and rates as 10^-10 units in a 64-bit
+# integer (13 digits are also exact through float64 in the declarations
+# import), whole numbers in PostgreSQL's 32-bit `integer`.
+DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+MONEY_PATTERN = r"[0-9]{1,13}(?:\.[0-9]{1,2})?"
+RATE_PATTERN = r"[0-9]{1,8}(?:\.[0-9]{1,10})?"
+WHOLE_NUMBER_PATTERN = r"[0-9]{1,9}"
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+
+# Characters no cell of any template may hold, as (first, last) code points.
+# Tab is allowed; ZERO WIDTH (NON-)JOINER (U+200C/D), the marks LRM, RLM and
+# ALM (U+200E/F, U+061C) and the soft hyphen are allowed too: scripts and
+# keyboards in use (Devanagari, Arabic, Persian) need them.
+FORBIDDEN_CHARACTER_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00, 0x08),  # C0 control characters before tab (NUL, ...)
+    (0x0A, 0x1F),  # C0 control characters after tab (line feed, carriage return, ...)
+    (0x7F, 0x9F),  # DEL and the C1 control characters
+    (0x200B, 0x200B),  # ZERO WIDTH SPACE
+    (0x2028, 0x2029),  # LINE SEPARATOR, PARAGRAPH SEPARATOR
+    (0x202A, 0x202E),  # bidi embeddings and overrides (LRE, RLE, PDF, LRO, RLO)
+    (0x2060, 0x2060),  # WORD JOINER
+    (0x2066, 0x2069),  # bidi isolates (LRI, RLI, FSI, PDI)
+    (0xFEFF, 0xFEFF),  # ZERO WIDTH NO-BREAK SPACE (a byte-order mark inside a cell)
+)
+LINE_BREAKS = frozenset({0x0A, 0x0D, 0x2028, 0x2029})
 
 
 @dataclass(frozen=True, order=True)
@@ -269,6 +303,133 @@ def iter_csv_chunks(
         raise FileRefused("the file has a header but no rows")
 
 
+# --- what a cell may hold ------------------------------------------------------
+
+
+def _class_member(code_point: int) -> str:
+    # `\xhh` means the same code point to Python's `re` and to RE2 (pandas'
+    # Arrow-backed strings); other characters stand for themselves.
+    return f"\\x{code_point:02x}" if code_point < 0x100 else chr(code_point)
+
+
+FORBIDDEN_CHARACTER_PATTERN = (
+    "["
+    + "".join(
+        _class_member(first) if first == last else f"{_class_member(first)}-{_class_member(last)}"
+        for first, last in FORBIDDEN_CHARACTER_RANGES
+    )
+    + "]"
+)
+_FORBIDDEN_CHARACTER = re.compile(FORBIDDEN_CHARACTER_PATTERN)
+# The bytes a forbidden character's UTF-8 form can start with: 0x00-0x1F
+# (checked as "below space"), DEL, and the lead bytes of the others.
+_SUSPECT_BYTES = np.array(
+    sorted(
+        {0x7F}
+        | {
+            chr(code_point).encode("utf-8")[0]
+            for first, last in FORBIDDEN_CHARACTER_RANGES
+            for code_point in range(max(first, 0x80), last + 1)
+        }
+    ),
+    dtype=np.uint8,
+)
+
+
+def _may_hold_forbidden_characters(series: pd.Series) -> bool:
+    """False when the column's UTF-8 bytes show that no cell holds a forbidden character.
+
+    One pass over the Arrow value buffer, no work per cell: a column of
+    printable ASCII (the usual ids, codes, amounts, dates) or one without
+    any byte that can start a forbidden character is clean. True means
+    "look cell by cell" (tab, for one, is below space but allowed).
+    """
+    try:
+        array = pa_arrow.array(series, from_pandas=True)
+    except (pa_arrow.ArrowInvalid, pa_arrow.ArrowTypeError):
+        return True
+    chunks = array.chunks if isinstance(array, pa_arrow.ChunkedArray) else [array]
+    for chunk in chunks:
+        if pa_arrow.types.is_null(chunk.type):
+            continue
+        if not (pa_arrow.types.is_string(chunk.type) or pa_arrow.types.is_large_string(chunk.type)):
+            return True
+        data = chunk.buffers()[2]
+        if data is None or data.size == 0:
+            continue
+        octets = np.frombuffer(data, dtype=np.uint8)
+        if octets.min() < 0x20:
+            return True
+        if octets.max() >= 0x7F and np.isin(octets, _SUSPECT_BYTES).any():
+            return True
+    return False
+
+
+def forbidden_character_mask(series: pd.Series) -> pd.Series:
+    """True where a text cell holds a character no cell may hold (missing: False)."""
+    if not _may_hold_forbidden_characters(series):
+        return pd.Series(False, index=series.index)
+    found = series.astype("str").str.contains(FORBIDDEN_CHARACTER_PATTERN, regex=True)
+    return found.fillna(False).astype(bool) & series.notna()
+
+
+def forbidden_character_reason(value: str) -> str:
+    """Why a cell holding a forbidden character is rejected: which one, and where."""
+    found = _FORBIDDEN_CHARACTER.search(value)
+    if found is None:
+        return "holds a character that is not allowed: remove it"
+    character = found.group()
+    code_point = ord(character)
+    position = found.start() + 1
+    if code_point in LINE_BREAKS:
+        return (
+            f"holds a line break (U+{code_point:04X}) at position {position}: "
+            "write the value on one line"
+        )
+    if unicodedata.category(character) == "Cc":
+        return f"holds a control character (U+{code_point:04X}) at position {position}: remove it"
+    return (
+        f"holds an invisible formatting character (U+{code_point:04X} "
+        f"{unicodedata.name(character, 'unnamed')}) at position {position}: remove it"
+    )
+
+
+def forbidden_characters(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell holding a forbidden character, as (index, column, reason) rows.
+
+    `index` is the cell's row label in `frame`. Vectorised per column; only
+    the cells found are looked at one by one, to word their reason.
+    """
+    parts = []
+    for column in frame.columns:
+        found = forbidden_character_mask(frame[column])
+        if found.any():
+            cells = frame[column][found]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "index": cells.index,
+                        "column": column,
+                        "reason": [forbidden_character_reason(v) for v in cells.tolist()],
+                    }
+                )
+            )
+    if not parts:
+        return pd.DataFrame({"index": [], "column": [], "reason": []})
+    return pd.concat(parts, ignore_index=True)
+
+
+def digits_hint(value: Any) -> str:
+    """A hint for a number or date typed with digits other than 0-9 ("" if none)."""
+    if not isinstance(value, str):
+        return ""
+    other = next((c for c in value if c.isdigit() and not c.isascii()), None)
+    if other is None:
+        return ""
+    name = unicodedata.name(other, "a digit")
+    return f"; it holds {other!r} ({name}): type the digits as 0-9"
+
+
 # --- format checks and conversions ------------------------------------------
 
 
@@ -293,23 +454,50 @@ def parse_dates(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series.where(date_mask(series)), format="%Y-%m-%d", errors="coerce")
 
 
+_DATE_TEXT = re.compile(DATE_PATTERN)
+_DECIMAL_TEXT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_WHOLE_NUMBER_TEXT = re.compile(r"[0-9]+")
+
+
+def _checked(value: str, form: re.Pattern[str], what: str) -> str:
+    """`value` if it is written as `form` (ASCII digits), else ValueError.
+
+    `date.fromisoformat`, `Decimal` and `int` read more than the templates
+    allow (`１８００`, `1_000`, ` 12 `, `1e3`, `2025W011`): what reaches them
+    must have passed a check, and this makes sure of it.
+    """
+    if form.fullmatch(value) is None:
+        raise ValueError(f"{value!r} reached the conversion to {what} without being checked")
+    return value
+
+
 def to_dates(series: pd.Series) -> list[dt.date | None]:
     """Validated YYYY-MM-DD strings as `date` objects (None where not given)."""
     values = series.tolist()
     parsed = {
-        value: dt.date.fromisoformat(value) for value in set(values) if isinstance(value, str)
+        value: dt.date.fromisoformat(_checked(value, _DATE_TEXT, "a date"))
+        for value in set(values)
+        if isinstance(value, str)
     }
     return [parsed.get(value) if isinstance(value, str) else None for value in values]
 
 
 def to_decimals(series: pd.Series) -> list[Decimal | None]:
     """Validated decimal strings as exact `Decimal`s (None where not given)."""
-    return [Decimal(value) if isinstance(value, str) else None for value in series.tolist()]
+    return [
+        Decimal(_checked(value, _DECIMAL_TEXT, "a decimal")) if isinstance(value, str) else None
+        for value in series.tolist()
+    ]
 
 
 def to_ints(series: pd.Series) -> list[int | None]:
     """Validated whole-number strings as ints (None where not given)."""
-    return [int(value) if isinstance(value, str) else None for value in series.tolist()]
+    return [
+        int(_checked(value, _WHOLE_NUMBER_TEXT, "a whole number"))
+        if isinstance(value, str)
+        else None
+        for value in series.tolist()
+    ]
 
 
 def to_texts(series: pd.Series) -> list[str | None]:
@@ -343,7 +531,7 @@ def _register(
     return decorate
 
 
-@_register("iso_date", lambda v, _a: f"{_show(v)} is not a date written YYYY-MM-DD")
+@_register("iso_date", lambda v, _a: f"{_show(v)} is not a date written YYYY-MM-DD{digits_hint(v)}")
 def _iso_date(series: pd.Series) -> pd.Series:
     return date_mask(series)
 
@@ -352,7 +540,8 @@ def _iso_date(series: pd.Series) -> pd.Series:
     "money",
     lambda v, _a: (
         f"{_show(v)} is not an amount: use a non-negative number with at most "
-        "2 decimal places and a dot (like 1250.50)"
+        "2 decimal places and a dot (like 1250.50), at most 13 digits before the dot"
+        f"{digits_hint(v)}"
     ),
 )
 def _money(series: pd.Series) -> pd.Series:
@@ -361,14 +550,22 @@ def _money(series: pd.Series) -> pd.Series:
 
 @_register(
     "positive_rate",
-    lambda v, _a: f"{_show(v)} is not a positive rate with at most 10 decimal places",
+    lambda v, _a: (
+        f"{_show(v)} is not a positive rate with at most 10 decimal places "
+        f"and at most 8 digits before the point{digits_hint(v)}"
+    ),
 )
 def _positive_rate(series: pd.Series) -> pd.Series:
     shaped = _full_match(series, RATE_PATTERN)
     return shaped & (pd.to_numeric(series.where(shaped), errors="coerce") > 0)
 
 
-@_register("whole_number", lambda v, _a: f"{_show(v)} is not a whole number (like 120)")
+@_register(
+    "whole_number",
+    lambda v, _a: (
+        f"{_show(v)} is not a whole number (like 120) of at most 9 digits{digits_hint(v)}"
+    ),
+)
 def _whole_number(series: pd.Series) -> pd.Series:
     return _full_match(series, WHOLE_NUMBER_PATTERN)
 
@@ -396,7 +593,10 @@ def _currency_code(series: pd.Series) -> pd.Series:
 
 def _occupation_reason(value: Any, args: str) -> str:
     wildcard = " or * (any occupation)" if "True" in args else ""
-    return f"{_show(value)} is not an ISCO-08 unit group (four digits, like 9111){wildcard}"
+    return (
+        f"{_show(value)} is not an ISCO-08 unit group (four digits, like 9111){wildcard}"
+        f"{digits_hint(value)}"
+    )
 
 
 @_register("occupation_code", _occupation_reason, statistics=["allow_any"])
@@ -433,7 +633,7 @@ def _items_of(series: pd.Series, *, allowed: Sequence[str]) -> pd.Series:
 
 
 def _max_chars_reason(value: Any, args: str) -> str:
-    found = re.search(r"max_value=(\d+)", args)
+    found = re.search(r"max_value=([0-9]+)", args)
     limit = found.group(1) if found else "the allowed number of"
     return f"is longer than {limit} characters"
 
@@ -474,13 +674,17 @@ def _reason(check: str, value: Any) -> str:
 
 
 def schema_errors_to_row_errors(
-    exc: pa.errors.SchemaErrors, limit: int = MAX_ROW_ERRORS
+    exc: pa.errors.SchemaErrors,
+    limit: int | None = MAX_ROW_ERRORS,
+    skip: frozenset[tuple[int, str]] = frozenset(),
 ) -> tuple[list[RowError], int]:
-    """The first `limit` row errors of a lazy validation, and how many there were.
+    """The first `limit` row errors of a lazy validation (None: all), and how many
+    there were.
 
     `line` = index + 2. A dataframe-level check made with `row_rule` is
     reported against the column it blames. Failures not tied to a row
     (there should be none once the header was checked) get line 1.
+    Errors on the (line, column) cells in `skip` are left out.
     """
     cases = exc.failure_cases
     errors: set[RowError] = set()
@@ -499,5 +703,32 @@ def schema_errors_to_row_errors(
             errors.add(RowError(line, blamed, reason))  # a `row_rule`
         else:
             errors.add(RowError(line, str(column), _reason(check, value)))
-    ordered = sorted(errors)
+    ordered = sorted(error for error in errors if (error.line, error.column) not in skip)
     return ordered[:limit], len(ordered)
+
+
+def frame_errors(
+    schema: type[pa.DataFrameModel] | pa.DataFrameSchema,
+    frame: pd.DataFrame,
+    limit: int = MAX_ROW_ERRORS,
+) -> tuple[list[RowError], int]:
+    """Every problem of a template's frame (index = row position): the first `limit`
+    errors by line, and how many there are.
+
+    The schema's checks, and a forbidden character in any cell. A cell that
+    holds one is reported for that alone (its format errors would only
+    repeat the same problem less clearly).
+    """
+    text_errors = [
+        RowError(int(index) + 2, str(column), reason)
+        for index, column, reason in forbidden_characters(frame).itertuples(index=False)
+    ]
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        skip = frozenset((error.line, error.column) for error in text_errors)
+        errors, total = schema_errors_to_row_errors(exc, limit=None, skip=skip)
+    else:
+        errors, total = [], 0
+    ordered = sorted({*errors, *text_errors})
+    return ordered[:limit], total + len(text_errors)

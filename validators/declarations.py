@@ -12,7 +12,11 @@ a spreadsheet shows it), so memory stays flat whatever the file size.
 
 Row checks: Pandera schemas (`declaration_schema()`) check each value on its
 own (required, length, enumerations, ISO codes, ISCO-08 occupation, money
-with at most two decimals, plausible dates); `reference_errors()` checks a
+with at most two decimals, plausible dates, all digits ASCII 0-9), and
+`value_errors()` adds a rejection for every cell that holds a control or
+invisible formatting character (`validators.common.forbidden_characters`).
+What passes them is what the import may convert and store, on SQLite and
+PostgreSQL alike: validation is the only gate. `reference_errors()` checks a
 chunk against the registry (agreement with the uploader's partner country,
 FX rate held for the currency). Checks against stored declarations (ids held
 before, a fee's placement) need the database and live in
@@ -40,7 +44,14 @@ from pandera.errors import SchemaErrors
 
 from monitor.models.declarations import FEE_CATEGORIES, REPORTERS
 from validators.codes import currencies, isco08_unit_groups
-from validators.common import FileRefused, RowError
+from validators.common import (
+    DATE_PATTERN,
+    FileRefused,
+    RowError,
+    digits_hint,
+    forbidden_characters,
+    money_mask,
+)
 
 Kind = Literal["placements", "fees"]
 
@@ -76,9 +87,8 @@ MAX_DAYS_AHEAD = 365
 BASE_CURRENCY = "USD"
 # Columns whose values are never repeated in a reason (a worker key is personal data).
 PRIVATE_COLUMNS = frozenset({"worker_ref"})
-
-_MONEY_PATTERN = r"^\d{1,13}(?:\.\d{1,2})?$"
-_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+# Columns written with digits: a reason hints at digits other than 0-9.
+DIGIT_COLUMNS = frozenset({"occupation", "deployment_date", "monthly_wage", "amount", "paid_date"})
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -90,7 +100,7 @@ _SAVE_AS_CSV = "save it from your spreadsheet as 'CSV UTF-8 (comma delimited)'"
 
 def _dates(values: pd.Series) -> pd.Series:
     """`YYYY-MM-DD` text as timestamps; anything else (or an impossible date) as NaT."""
-    well_formed = values.where(values.str.fullmatch(_DATE_PATTERN))
+    well_formed = values.where(values.str.fullmatch(DATE_PATTERN))
     return pd.to_datetime(well_formed, format="%Y-%m-%d", errors="coerce")
 
 
@@ -103,7 +113,9 @@ def _required_text(max_length: int) -> list[pa.Check]:
 def _date_checks(today: dt.date) -> list[pa.Check]:
     latest = pd.Timestamp(today + dt.timedelta(days=MAX_DAYS_AHEAD))
     return [
-        pa.Check(lambda s: _dates(s).notna(), error="must be a date written YYYY-MM-DD"),
+        pa.Check(
+            lambda s: _dates(s).notna(), error="must be a date written YYYY-MM-DD (digits 0-9)"
+        ),
         pa.Check(
             lambda s: ~(_dates(s).dt.year < EARLIEST_YEAR),
             error=f"is before {EARLIEST_YEAR}: not a plausible date",
@@ -117,9 +129,12 @@ def _date_checks(today: dt.date) -> list[pa.Check]:
 
 def _money_checks() -> list[pa.Check]:
     return [
-        pa.Check.str_matches(
-            _MONEY_PATTERN,
-            error="must be a non-negative amount with at most 2 decimal places, like 1250.50",
+        pa.Check(
+            money_mask,
+            error=(
+                "must be a non-negative amount with at most 2 decimal places, like 1250.50 "
+                "(digits 0-9, at most 13 before the point)"
+            ),
         )
     ]
 
@@ -186,11 +201,24 @@ def _describe(column: str, check: str, value: object) -> str:
     shown = str(value)
     if len(shown) > 40:
         shown = shown[:37] + "..."
-    return f"{shown!r} {check}"
+    hint = digits_hint(value) if column in DIGIT_COLUMNS else ""
+    return f"{shown!r} {check}{hint}"
 
 
 def value_errors(frame: pd.DataFrame, kind: Kind, today: dt.date) -> pd.DataFrame:
-    """Every value problem of a chunk, as a frame of (line, column, reason)."""
+    """Every value problem of a chunk, as a frame of (line, column, reason).
+
+    A cell holding a control or invisible formatting character is reported
+    for that alone: its other errors would repeat the problem less clearly.
+    """
+    text = forbidden_characters(frame)
+    text_errors = pd.DataFrame(
+        {
+            "line": text["index"].astype("int64").to_numpy(),
+            "column": text["column"].astype(str).to_numpy(),
+            "reason": text["reason"].astype(str).to_numpy(),
+        }
+    )
     try:
         declaration_schema(kind, today).validate(frame, lazy=True)
     except SchemaErrors as exc:
@@ -205,14 +233,20 @@ def value_errors(frame: pd.DataFrame, kind: Kind, today: dt.date) -> pd.DataFram
                 strict=True,
             )
         ]
-        return pd.DataFrame(
+        schema_errors = pd.DataFrame(
             {
                 "line": cases["index"].astype("int64").to_numpy(),
                 "column": cases["column"].astype(str).to_numpy(),
                 "reason": reasons,
             }
         )
-    return error_frame()
+    else:
+        schema_errors = error_frame()
+    if text_errors.empty:
+        return schema_errors
+    cells = pd.MultiIndex.from_frame(text_errors[["line", "column"]])
+    same_cell = pd.MultiIndex.from_frame(schema_errors[["line", "column"]]).isin(cells)
+    return pd.concat([schema_errors[~same_cell], text_errors], ignore_index=True)
 
 
 def error_frame(
@@ -345,7 +379,7 @@ class DeclarationFile:
     def _xlsx_chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
         workbook = load_workbook(self.path, read_only=True, data_only=False)
         try:
-            rows = workbook.worksheets[0].iter_rows(values_only=True)
+            rows = _readable_rows(workbook.worksheets[0].iter_rows(values_only=True))
             header = _trimmed_header(next(rows))
             width = len(header)
             buffer: list[list[str | None]] = []
@@ -367,6 +401,25 @@ class DeclarationFile:
                 yield _frame(buffer, header, first_line)
         finally:
             workbook.close()
+
+
+def _readable_rows(rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+    """A sheet's rows; a sheet that cannot be parsed (damaged XML, or a character no
+    workbook may hold, such as NUL) refuses the file, naming the line it stopped at."""
+    line = 1
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception:  # openpyxl's XML parser raises many types
+            raise FileRefused(
+                f"the workbook cannot be read from line {line} on: it is damaged, or holds a "
+                "character no workbook may hold (such as NUL); open it in your spreadsheet "
+                f"and save it again, or {_SAVE_AS_CSV}"
+            ) from None
+        yield row
+        line += 1
 
 
 def _trimmed_header(cells: tuple[object, ...]) -> list[str]:
@@ -495,7 +548,7 @@ def _xlsx_header(path: Path) -> list[str]:
             f"the file is neither CSV nor a readable .xlsx workbook: {_SAVE_AS_CSV}"
         ) from None
     try:
-        first = next(workbook.worksheets[0].iter_rows(values_only=True), ())
+        first = next(_readable_rows(workbook.worksheets[0].iter_rows(values_only=True)), ())
     finally:
         workbook.close()
     header = _trimmed_header(first)
@@ -541,8 +594,11 @@ def money_hundredths(values: pd.Series) -> pd.Series:
 
     Exact: the pattern allows at most 13 integer digits and 2 decimals, so
     value x 100 stays below 2^53, where float64 rounding to the nearest
-    integer cannot be off by one.
+    integer cannot be off by one. Raises ValueError for text the money
+    check would not pass (`pd.to_numeric` reads `1e5`, `inf`, ` 12`).
     """
+    if not money_mask(values).all():
+        raise ValueError("money_hundredths was given amounts that were not checked")
     return (pd.to_numeric(values).astype("float64") * 100).round().astype("int64")
 
 

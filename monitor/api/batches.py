@@ -9,7 +9,8 @@ regulator's statement.
 `POST /api/v1/batches` answers 201 with the import report when the file made
 a new batch, 200 with the same report when the same file had been sent
 before (a replay: nothing new is stored), and 422 problem+json when the file
-was refused as a whole (the problem carries `batch_id` and the `report`).
+was refused as a whole, or its import failed unexpectedly (the problem
+carries `batch_id` and the `report`; the traceback goes to the server log).
 
 `GET /api/v1/batches/{id}/rejections` answers a page of the rejections, a
 bare list as before, with flask-smorest's pagination: `?page=P&page_size=N`
@@ -132,12 +133,14 @@ class Batches(MethodView):
             return problem(HTTPStatus.UNPROCESSABLE_ENTITY, f"The upload was refused: {exc}.")
         body = {**report.to_json(), "batch_id": report.batch_id}
         if report.status == "refused":
+            # Also when the import failed unexpectedly: a report, never a 500.
+            recorded = {} if report.batch_id is None else {"batch_id": report.batch_id}
             return problem(
                 HTTPStatus.UNPROCESSABLE_ENTITY,
                 f"The file was refused; nothing of it was stored: {report.error}",
                 title="File refused",
-                batch_id=report.batch_id,
                 report=body,
+                **recorded,
             )
         return body, (HTTPStatus.OK if report.replayed else HTTPStatus.CREATED)
 

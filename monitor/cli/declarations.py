@@ -6,8 +6,10 @@
   (sends the file to a monitor's REST API; same report, same exit codes)
 
 Exit codes: 0 every row stored or skipped, 1 some rows rejected, 2 the file
-was refused (or the command was misused), 3 the database (import) or the
-server (upload) cannot be used.
+was refused, or its import failed unexpectedly (or the command was misused),
+3 the database (import) or the server (upload) cannot be used. An unexpected
+failure is reported like a refusal; its traceback goes to the log (standard
+error), never to the report on standard output.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def _emit(report: Mapping[str, Any], filename: str, as_json: bool) -> None:
     sys.exit(EXIT_CODES[report["status"]])
 
 
-def _uploader() -> str:
+def cli_user() -> str:
+    """Who runs the command, as imports record it: `cli:<OS user>` (or `cli`)."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -87,7 +90,7 @@ def _import(kind: str, file: Path, partner: str, as_json: bool) -> None:
             path=file,
             partner_country=partner.upper(),
             home_country=current_app.config["HOME_COUNTRY"],
-            uploader=_uploader(),
+            uploader=cli_user(),
             filename=file.name,
         )
     except ImportRequestError as exc:

@@ -4,13 +4,13 @@ Prints one block per file (stored / unchanged / refused, with each
 rejected row's line, column and reason), or the whole report as one JSON
 object with `--json`. Exit code as for every import (contract): 0 every
 file stored or unchanged, 1 a file was refused because of errors in its
-rows, 2 a file was refused as a whole (encoding, delimiter, columns) or
-the directory holds no registry file.
+rows, 2 a file was refused as a whole (encoding, delimiter, columns), the
+directory holds no registry file, or the import failed unexpectedly
+(nothing stored; the traceback goes to the log, standard error).
 """
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from pathlib import Path
@@ -21,6 +21,7 @@ from flask.cli import with_appcontext
 
 from monitor import db
 from monitor.cli import import_group, needs_database
+from monitor.cli.declarations import cli_user
 from monitor.services.registry_import import FileReport, RegistryImportReport, import_registry
 
 
@@ -69,7 +70,7 @@ def render_text(report: RegistryImportReport) -> str:
 @needs_database
 def import_registry_command(directory: Path, as_json: bool) -> None:
     """Load the registry files found in DIRECTORY (agencies.csv, licence_events.csv ...)."""
-    report = import_registry(db.session(), directory, changed_by=f"cli:{getpass.getuser()}")
+    report = import_registry(db.session(), directory, changed_by=cli_user())
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:

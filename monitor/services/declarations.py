@@ -19,6 +19,13 @@ Guarantees:
   row) stores none of its rows; its refusal is recorded as a batch of its
   own (status `refused`, the reason in `error`) in a separate commit after
   the rollback, so the regulator sees it in their upload history.
+- An unexpected error (a bug, a database failure) ends the same way: the
+  import is rolled back, the traceback is logged at ERROR, and the report
+  is a refusal whose `error` says the import failed unexpectedly (never a
+  traceback to the caller). `KeyboardInterrupt` and `SystemExit` are not
+  caught: they roll back and propagate. Such a failure is not the file's
+  fault, so sending the same file again is not a replay: it is imported
+  anew, in the failed attempt's batch.
 - Streaming: the file is read in chunks of `CHUNK_ROWS`; each chunk is
   checked with vectorised Pandera checks, compared with the stored rows in
   one query (the chunk's ids passed as a single JSON array on SQLite or a
@@ -28,11 +35,13 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import itertools
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,13 +53,14 @@ import sqlalchemy as sa
 from psycopg import sql as pgsql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.csvsafe import csv_writer
 from monitor.models import Agreement, BatchRejection, Fee, FxRate, ImportBatch, Placement
 from monitor.models.base import utcnow
+from monitor.services.failures import UNEXPECTED_FAILURE, unexpected_failure_reason
 from validators.codes import countries
 from validators.common import FileRefused, RowError
 from validators.declarations import (
@@ -83,6 +93,7 @@ TABLES: dict[str, sa.Table] = {
     "fees": Fee.__table__,  # type: ignore[dict-item]
 }
 _HASH_BLOCK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -149,48 +160,125 @@ def import_declaration(
 
     `today` (default: the current date) judges the plausibility of dates.
     Raises ImportRequestError for an unknown kind or a partner country that
-    is not an ISO code other than the home country.
+    is not an ISO code other than the home country. Any other error ends in
+    a `refused` report (see the module's docstring), never an exception.
     """
     if kind not in COLUMNS:
         raise ImportRequestError(f"unknown declaration kind {kind!r}: placements or fees")
     check_partner_country(partner_country, home_country)
-    filename = (filename or path.name)[:300]
-    sha256 = file_sha256(path)
-    earlier = _batch_for_file(session, partner_country, kind, sha256)
-    if earlier is not None:
-        return _report_of(session, earlier, replayed=True)
-    batch = ImportBatch(
+    attempt = _Attempt(
         kind=kind,
         partner_country=partner_country,
         uploaded_by_id=uploaded_by_id,
         uploader=uploader[:200],
-        filename=filename,
-        sha256=sha256,
-        status="stored",
+        filename=(filename or path.name)[:300],
         started_at=utcnow(),
     )
     try:
-        declaration = open_declaration(path, kind, filename)
+        attempt.sha256 = file_sha256(path)
+        return _import_file(
+            session, attempt, path, home_country, today or dt.date.today(), chunk_rows
+        )
+    except Exception as exc:  # anything unforeseen still ends in a report
+        return _unexpected_failure(session, attempt, exc)
+
+
+@dataclass
+class _Attempt:
+    """Who sent which file, when: what a batch row of this upload records."""
+
+    kind: Kind
+    partner_country: str
+    uploaded_by_id: int | None
+    uploader: str
+    filename: str
+    started_at: dt.datetime
+    sha256: str = ""  # known once the file is read
+
+    def fill(self, batch: ImportBatch, *, status: str, error: str | None = None) -> ImportBatch:
+        """Set `batch` to this attempt, with no rows yet (a new or a failed attempt's row)."""
+        batch.uploaded_by_id = self.uploaded_by_id
+        batch.uploader = self.uploader
+        batch.filename = self.filename
+        batch.status = status
+        batch.error = error
+        batch.rows_total = batch.rows_stored = batch.rows_skipped = batch.rows_rejected = 0
+        batch.started_at = self.started_at
+        batch.finished_at = None if status == "stored" else utcnow()
+        return batch
+
+    def batch(self, session: Session) -> ImportBatch | None:
+        """The batch already recorded for this file, if any."""
+        return _batch_for_file(session, self.partner_country, self.kind, self.sha256)
+
+    def new_batch(self) -> ImportBatch:
+        return ImportBatch(kind=self.kind, partner_country=self.partner_country, sha256=self.sha256)
+
+
+def _import_file(
+    session: Session,
+    attempt: _Attempt,
+    path: Path,
+    home_country: str,
+    today: dt.date,
+    chunk_rows: int,
+) -> ImportReport:
+    earlier = attempt.batch(session)
+    if earlier is not None and not failed_unexpectedly(earlier):
+        return _report_of(session, earlier, replayed=True)
+    try:
+        declaration = open_declaration(path, attempt.kind, attempt.filename)
+        # A retry after an unexpected failure takes over that attempt's batch row.
+        batch = attempt.fill(earlier or attempt.new_batch(), status="stored")
         session.add(batch)
         session.flush()
-        report = _import_rows(
-            session, batch, declaration.chunks(chunk_rows), home_country, today or dt.date.today()
-        )
+        report = _import_rows(session, batch, declaration.chunks(chunk_rows), home_country, today)
         session.commit()
         return report
     except FileRefused as exc:
         session.rollback()
-        return _record_refusal(session, batch, str(exc))
+        return _record_refusal(session, attempt, str(exc))
     except IntegrityError:
         # The same file was stored meanwhile by a concurrent upload: replay it.
         session.rollback()
-        earlier = _batch_for_file(session, partner_country, kind, sha256)
-        if earlier is None:
+        earlier = attempt.batch(session)
+        if earlier is None or failed_unexpectedly(earlier):
             raise
         return _report_of(session, earlier, replayed=True)
     except BaseException:
         session.rollback()
         raise
+
+
+def failed_unexpectedly(batch: ImportBatch) -> bool:
+    """True for the batch of an import that failed unexpectedly (not the file's fault)."""
+    return batch.status == "refused" and (batch.error or "").startswith(UNEXPECTED_FAILURE)
+
+
+def _unexpected_failure(session: Session, attempt: _Attempt, exc: Exception) -> ImportReport:
+    """Roll back, log the traceback, record the attempt as refused and report that.
+
+    If the database cannot even record the refusal, the report says so without
+    a batch (`batch_id` None); the log has both tracebacks.
+    """
+    log.error(
+        "the import of %s file %r for %s by %s failed unexpectedly; nothing was stored",
+        attempt.kind,
+        attempt.filename,
+        attempt.partner_country,
+        attempt.uploader,
+        exc_info=exc,
+    )
+    reason = unexpected_failure_reason(exc)
+    try:
+        session.rollback()
+        if attempt.sha256:
+            return _record_refusal(session, attempt, reason)
+    except SQLAlchemyError:
+        log.error("the failed import could not be recorded as a batch", exc_info=True)
+        with contextlib.suppress(SQLAlchemyError):
+            session.rollback()
+    return ImportReport(batch_id=None, status="refused", error=reason)
 
 
 def check_partner_country(partner_country: str, home_country: str) -> None:
@@ -475,26 +563,22 @@ def _bulk_insert(
 # --------------------------------------------------------------------------- refusals, reports
 
 
-def _record_refusal(session: Session, batch: ImportBatch, reason: str) -> ImportReport:
-    """Record a refused file as a batch with no rows (after the rollback), and report it."""
-    refused = ImportBatch(
-        kind=batch.kind,
-        partner_country=batch.partner_country,
-        uploaded_by_id=batch.uploaded_by_id,
-        uploader=batch.uploader,
-        filename=batch.filename,
-        sha256=batch.sha256,
-        status="refused",
-        error=reason,
-        started_at=batch.started_at,
-        finished_at=utcnow(),
-    )
+def _record_refusal(session: Session, attempt: _Attempt, reason: str) -> ImportReport:
+    """Record a refused file as a batch with no rows (after the rollback), and report it.
+
+    The row of an earlier attempt that failed unexpectedly is reused; a batch
+    that a concurrent upload of the same file recorded meanwhile is replayed.
+    """
+    existing = attempt.batch(session)
+    if existing is not None and not failed_unexpectedly(existing):
+        return _report_of(session, existing, replayed=True)
+    refused = attempt.fill(existing or attempt.new_batch(), status="refused", error=reason)
     session.add(refused)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        earlier = _batch_for_file(session, batch.partner_country, batch.kind, batch.sha256)
+        earlier = attempt.batch(session)
         if earlier is None:
             raise
         return _report_of(session, earlier, replayed=True)

@@ -18,6 +18,14 @@ new key is inserted, a changed row updated, an equal row left alone, so
 importing the same directory twice changes nothing. Rows absent from a
 file are kept (files may be partial; the import never deletes).
 
+Validation is the only gate: what the schemas and the forbidden-character
+check (`validators.common.frame_errors`) accept, the conversions and both
+databases accept. An unexpected error (a bug, a database failure) still
+ends in a report (`monitor.services.failures`): everything is rolled back,
+the traceback is logged at ERROR, and the report's `error` says the import
+failed unexpectedly (exit code 2). `KeyboardInterrupt` and `SystemExit`
+roll back and propagate.
+
 Every insert and update is written to `RegistryChange` (who, when, old and
 new values, source file) as a hash chain: `entry_hash` = SHA-256 of the
 previous entry's hash followed by the canonical JSON of the entry, so a
@@ -30,9 +38,11 @@ inserts/updates, so 300,000 officials import in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -43,9 +53,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import pandera.pandas as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from monitor.models import (
@@ -60,12 +70,13 @@ from monitor.models import (
     RegistryChange,
 )
 from monitor.models.base import Base, Money, Rate, utcnow
+from monitor.services.failures import unexpected_failure_reason
 from validators.common import (
     MAX_ROW_ERRORS,
     FileRefused,
     RowError,
+    frame_errors,
     read_csv_checked,
-    schema_errors_to_row_errors,
     to_dates,
     to_decimals,
     to_ints,
@@ -77,6 +88,7 @@ FileStatus = Literal["stored", "unchanged", "refused"]
 TERMINAL_EVENTS = frozenset({"revoked", "cancelled"})
 _CHAIN_LOCK_KEY = zlib.crc32(b"monitor.registry_changes")
 _BATCH_ROWS = 20_000  # rows per bulk statement: bounded memory, few round trips
+log = logging.getLogger(__name__)
 
 MODELS: dict[str, type[Base]] = {
     "agencies.csv": Agency,
@@ -547,12 +559,8 @@ def _validate(
         report.status, report.error = "refused", exc.reason
         return None, [], 0
     report.rows = len(frame)
-    try:
-        template.schema.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        errors, total = schema_errors_to_row_errors(exc)
-        return frame, errors, total
-    return frame, [], 0
+    errors, total = frame_errors(template.schema, frame)
+    return frame, errors, total
 
 
 def _refuse_for_rows(report: FileReport, total: int) -> None:
@@ -573,8 +581,29 @@ def _registry_files(directory: Path) -> Iterator[tuple[RegistryTemplate, Path]]:
 
 
 def import_registry(session: Session, directory: Path, *, changed_by: str) -> RegistryImportReport:
-    """Validate the registry files in `directory`, store the valid ones, commit."""
+    """Validate the registry files in `directory`, store the valid ones, commit.
+
+    Never raises for a problem of the files or an unexpected error: the
+    report says what happened (see the module's docstring).
+    """
     directory = Path(directory)
+    try:
+        return _import_directory(session, directory, changed_by=changed_by)
+    except Exception as exc:  # anything unforeseen still ends in a report
+        log.error(
+            "the registry import of %s by %s failed unexpectedly; nothing was stored",
+            directory,
+            changed_by,
+            exc_info=exc,
+        )
+        with contextlib.suppress(SQLAlchemyError):
+            session.rollback()
+        return RegistryImportReport(directory=str(directory), error=unexpected_failure_reason(exc))
+
+
+def _import_directory(
+    session: Session, directory: Path, *, changed_by: str
+) -> RegistryImportReport:
     report = RegistryImportReport(directory=str(directory))
     if not directory.is_dir():
         report.error = f"{directory} is not a directory"
@@ -623,20 +652,20 @@ def import_registry(session: Session, directory: Path, *, changed_by: str) -> Re
             keys[template.filename].update(frame[template.key[0]].tolist())
         accepted.append((template, path, rows, file_report))
 
-    log = _ChangeLog(session, changed_by=changed_by, changed_at=utcnow())
+    change_log = _ChangeLog(session, changed_by=changed_by, changed_at=utcnow())
     try:
         if accepted:
-            log.start()
+            change_log.start()
         for template, path, rows, file_report in accepted:
             inserted, updated, unchanged = _store_file(
-                session, template.filename, rows, source_file=str(path)[-300:], log=log
+                session, template.filename, rows, source_file=str(path)[-300:], log=change_log
             )
             file_report.inserted, file_report.updated = inserted, updated
             file_report.unchanged = unchanged
             if not (inserted or updated):
                 file_report.status = "unchanged"
         session.commit()
-    except Exception:
+    except BaseException:
         session.rollback()
         raise
     return report

@@ -86,10 +86,15 @@ def upload() -> str | Response | tuple[str, int]:
         except UploadRefused as exc:
             form.file.errors.append(str(exc))
         else:
-            # Every outcome, a refusal too, is recorded as a batch: show its report.
-            if report.replayed:
-                flash("This file was uploaded before: nothing new was stored.")
-            return redirect(url_for("batches.show", batch_id=report.batch_id), HTTPStatus.SEE_OTHER)
+            if report.batch_id is None:  # the database could not even record the failure
+                form.file.errors.append(f"The file was refused: {report.error}")
+            else:
+                # Every outcome, a refusal too, is recorded as a batch: show its report.
+                if report.replayed:
+                    flash("This file was uploaded before: nothing new was stored.")
+                return redirect(
+                    url_for("batches.show", batch_id=report.batch_id), HTTPStatus.SEE_OTHER
+                )
     status = HTTPStatus.OK if request.method == "GET" else HTTPStatus.UNPROCESSABLE_ENTITY
     return render_template("batches/upload.html", form=form), status
 
