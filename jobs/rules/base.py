@@ -115,8 +115,11 @@ def canonical_subject(subject: dict[str, Any]) -> str:
     return json.dumps(subject, sort_keys=True, separators=(",", ":"))
 
 
+_CENT = Decimal("0.01")
+
+
 def money(value: Decimal | float | int | None) -> str | None:
     """Format an amount for evidence: a string with two decimals."""
     if value is None:
         return None
-    return str(Decimal(str(value)).quantize(Decimal("0.01")))
+    return str(Decimal(str(value)).quantize(_CENT))

@@ -44,19 +44,20 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
+from jobs.rules.common import shared
+from monitor.memory import garbage_collection_paused
 from monitor.models import AgencyPerson, LicenceEvent, Official
 from monitor.models.registry import SUPERVISORY_INSTITUTIONS
 from monitor.services.matching import (
     Person,
     PersonMatch,
-    garbage_collection_paused,
     match_people,
 )
 
@@ -235,16 +236,35 @@ def link_evidence(link: OfficialLink) -> dict[str, Any]:
     }
 
 
+def run_links(session: Session, settings: AuditSettings) -> tuple[int, list[OfficialLink]]:
+    """`official_links(include_possible=True)`, computed once per audit run.
+
+    COI_OFFICIAL_LINK keeps the confirmed links, COI_POSSIBLE_OFFICIAL_LINK
+    the others: one matching of every agency person against every official
+    serves both (`jobs.rules.common.shared`).
+    """
+    return shared(
+        session,
+        "official_links",
+        lambda: official_links(session, settings, include_possible=True),
+    )
+
+
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per (agency, official) confirmed match with overlapping dates."""
     with garbage_collection_paused():
-        examined, links = official_links(session, settings, include_possible=False)
+        examined, links = run_links(session, settings)
+        confirmed = [
+            replace(link, matches=[match for match in link.matches if match.confirmed])
+            for link in links
+            if link.confirmed
+        ]
         findings = [
             Finding(
                 licence_no=link.licence_no,
                 subject={"official_id": link.official.official_id},
                 evidence=link_evidence(link),
             )
-            for link in links
+            for link in confirmed
         ]
     return RuleOutcome(examined=examined, findings=findings)

@@ -31,8 +31,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
-from jobs.rules.coi_official_link import link_evidence, official_links, strongest
-from monitor.services.matching import PersonMatch, garbage_collection_paused
+from jobs.rules.coi_official_link import link_evidence, run_links, strongest
+from monitor.memory import garbage_collection_paused
+from monitor.services.matching import PersonMatch
 
 CODE = "COI_POSSIBLE_OFFICIAL_LINK"
 SEVERITY = "low"
@@ -53,7 +54,7 @@ def missing_side(match: PersonMatch) -> str:
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per (agency, official) resting only on possible matches."""
     with garbage_collection_paused():
-        examined, links = official_links(session, settings, include_possible=True)
+        examined, links = run_links(session, settings)
         findings = []
         for link in links:
             if link.confirmed:

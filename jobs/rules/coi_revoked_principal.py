@@ -11,9 +11,9 @@ ignored on both sides. The finding's `licence_no` is the other agency
 one. A `cancelled` licence counts exactly as a revoked one.
 
 "Active on some date >= R" uses the contract's status replay
-(`monitor.services.licence_status.licence_intervals`): the other licence
-has an `active` period ending on or after R (or never ending). An agency
-that was active only before R (expired, suspended or itself revoked by
+(`monitor.services.licence_status.licence_intervals`, shared by the rules
+of a run): the other licence has an `active` period ending on or after R
+(or never ending). An agency that was active only before R (expired, suspended or itself revoked by
 then) does not fire: its licence was no refuge for the revoked principal.
 The other agency may itself be revoked later; it still fires if it was
 active on or after R.
@@ -45,9 +45,10 @@ from jobs.rules.coi_official_link import (
     agency_person,
     strongest,
 )
+from jobs.rules.common import run_licence_intervals
+from monitor.memory import garbage_collection_paused
 from monitor.models import AgencyPerson, LicenceEvent
-from monitor.services.licence_status import licence_intervals
-from monitor.services.matching import PersonMatch, garbage_collection_paused, match_people
+from monitor.services.matching import PersonMatch, match_people
 
 CODE = "COI_REVOKED_PRINCIPAL"
 SEVERITY = "high"
@@ -71,7 +72,7 @@ def revocations(session: Session) -> dict[str, tuple[dt.date, str]]:
 def active_periods(session: Session) -> dict[str, list[tuple[dt.date | None, dt.date | None]]]:
     """Each licence's active periods (inclusive; None = unbounded)."""
     periods: dict[str, list[tuple[dt.date | None, dt.date | None]]] = defaultdict(list)
-    for interval in licence_intervals(session):
+    for interval in run_licence_intervals(session):
         if interval.status == "active":
             periods[interval.licence_no].append((interval.start, interval.end))
     return periods

@@ -44,6 +44,7 @@ from sqlalchemy.sql.selectable import CTE, Select, Subquery
 from monitor.models import Agency, Fee, FeeRule, FxRate, Placement
 from monitor.models.base import RATE_SCALE
 from monitor.money import units, usd
+from monitor.services.licence_status import StatusInterval, licence_intervals
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -363,6 +364,15 @@ def fee_facts(session: Session) -> sa.FromClause:
     )
 
 
+def run_licence_intervals(session: Session) -> list[StatusInterval]:
+    """`licence_intervals()` (every licence's status periods), once per audit run.
+
+    Several licence and conflict-of-interest rules replay the same licence
+    events; within a run they share one replay (`shared`).
+    """
+    return shared(session, "licence_intervals", lambda: licence_intervals(session))
+
+
 def has_fees(facts: sa.FromClause) -> ColumnElement[bool]:
     """True for a `fee_facts()` row of a placement with at least one fee."""
     return facts.c.agency_fees + facts.c.worker_fees > 0
@@ -442,25 +452,17 @@ _ANALYZE_RULE_PERIODS = sa.text("ANALYZE tmp_rule_periods")
 Period = tuple[str, str | None, dt.date | None, dt.date | None]
 
 
-def placements_in_periods(
+@contextmanager
+def periods_table(
     session: Session, periods: Sequence[Period], *, by_agreement: bool
-) -> list[sa.Row]:
-    """The placements deployed within any of `periods`, found set-based.
+) -> Iterator[sa.Table]:
+    """The periods in the temporary table `tmp_rule_periods`, for joins with placements.
 
     A period is `(licence_no, agreement_id, first_day, last_day)`: days
-    inclusive, None = unbounded; `agreement_id` must match too when
-    `by_agreement`, else it is ignored. The periods (registry-sized) go into
-    a temporary table, with planner statistics, joined to the placements
-    on licence_no (and agreement_id) with deployment_date between the
-    days: an index seek per period on `placements(licence_no, agreement_id,
-    deployment_date)`, so only the placements that match are read.
-
-    Rows (in no particular order): `period_no` (the index into `periods`),
-    `partner_country`, `placement_id`, `licence_no`, `agreement_id`,
-    `deployment_date`.
+    inclusive, None = unbounded; `agreement_id` is kept only when
+    `by_agreement`. Rows carry `period_no`, the index into `periods`. The
+    table has planner statistics and is dropped when the block ends.
     """
-    if not periods:
-        return []
     connection = session.connection()
     # A run that failed half-way on SQLite may have left the table behind.
     connection.execute(sa.schema.DropTable(_rule_periods, if_exists=True))
@@ -479,22 +481,47 @@ def placements_in_periods(
         ],
     )
     connection.execute(_ANALYZE_RULE_PERIODS)
+    yield _rule_periods
+    connection.execute(sa.schema.DropTable(_rule_periods))
+
+
+def in_period(periods: sa.Table, *, by_agreement: bool) -> ColumnElement[bool]:
+    """A placement deployed within a row of `periods_table()` (on its licence, agreement)."""
     matches = [
-        Placement.licence_no == _rule_periods.c.licence_no,
-        Placement.deployment_date >= _rule_periods.c.first_day,
-        Placement.deployment_date <= _rule_periods.c.last_day,
+        Placement.licence_no == periods.c.licence_no,
+        Placement.deployment_date >= periods.c.first_day,
+        Placement.deployment_date <= periods.c.last_day,
     ]
     if by_agreement:
-        matches.append(Placement.agreement_id == _rule_periods.c.agreement_id)
-    rows = connection.execute(
-        sa.select(
-            _rule_periods.c.period_no,
-            Placement.partner_country,
-            Placement.placement_id,
-            Placement.licence_no,
-            Placement.agreement_id,
-            Placement.deployment_date,
-        ).join(Placement, sa.and_(*matches))
-    ).all()
-    connection.execute(sa.schema.DropTable(_rule_periods))
-    return rows
+        matches.append(Placement.agreement_id == periods.c.agreement_id)
+    return sa.and_(*matches)
+
+
+def placements_in_periods(
+    session: Session, periods: Sequence[Period], *, by_agreement: bool
+) -> list[sa.Row]:
+    """The placements deployed within any of `periods`, found set-based.
+
+    The periods (registry-sized, see `periods_table`) are joined to the
+    placements on licence_no (and agreement_id when `by_agreement`) with
+    deployment_date between the days: an index seek per period on
+    `placements(licence_no, agreement_id, deployment_date)`, so only the
+    placements that match are read.
+
+    Rows (in no particular order): `period_no` (the index into `periods`),
+    `partner_country`, `placement_id`, `licence_no`, `agreement_id`,
+    `deployment_date`.
+    """
+    if not periods:
+        return []
+    with periods_table(session, periods, by_agreement=by_agreement) as table:
+        return session.connection().execute(
+            sa.select(
+                table.c.period_no,
+                Placement.partner_country,
+                Placement.placement_id,
+                Placement.licence_no,
+                Placement.agreement_id,
+                Placement.deployment_date,
+            ).join(Placement, in_period(table, by_agreement=by_agreement))
+        ).all()

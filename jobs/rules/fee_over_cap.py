@@ -63,8 +63,25 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
         )
         assessable[source] = sa.or_(sa.not_(paid), is_zero_cap, converted)
     skipped = sa.or_(facts.c.cap_type.is_(None), *(sa.not_(ok) for ok in assessable.values()))
+    shown = [
+        facts.c[name]
+        for name in (
+            "partner_country",
+            "placement_id",
+            "licence_no",
+            "deployment_date",
+            "cap_type",
+            "rule_occupation",
+            "cap_amount",
+            "cap_currency",
+            "monthly_wage",
+            "cap_usd",
+            "cap_rate_date",
+            *(f"{source}_usd" for source in SOURCES),
+        )
+    ]
     query = sa.select(
-        facts,
+        *shown,
         *(over[source].label(f"{source}_over") for source in SOURCES),
         skipped.label("skipped"),
     ).where(has_fees(facts), sa.or_(skipped, *over.values()))

@@ -43,9 +43,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
-from jobs.rules.common import count_registered_placements, placements_in_periods
+from jobs.rules.common import (
+    count_registered_placements,
+    placements_in_periods,
+    run_licence_intervals,
+)
 from monitor.models import LicenceEvent
-from monitor.services.licence_status import StatusInterval, licence_intervals
+from monitor.services.licence_status import StatusInterval
 
 CODE = "LIC_INACTIVE_PLACEMENT"
 SEVERITY = "high"
@@ -138,7 +142,7 @@ def period_evidence(period: StatusInterval, events: list[_Event]) -> dict[str, A
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per placement of a registered licence deployed in a period not active."""
     examined = count_registered_placements(session)
-    periods = [period for period in licence_intervals(session) if period.status != "active"]
+    periods = [period for period in run_licence_intervals(session) if period.status != "active"]
     rows = placements_in_periods(
         session,
         [(period.licence_no, None, period.start, period.end) for period in periods],

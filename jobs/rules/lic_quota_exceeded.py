@@ -39,40 +39,56 @@ its uploader's partner country).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
+from jobs.rules.common import in_period, periods_table
 from monitor.models import Agreement, Authorisation, Placement
 
 CODE = "LIC_QUOTA_EXCEEDED"
 SEVERITY = "medium"
 
 
-def _pairs_with_quota() -> sa.Subquery:
-    """The (licence_no, agreement_id) pairs with some authorisation setting a quota."""
-    return (
-        sa.select(Authorisation.licence_no, Authorisation.agreement_id)
+def _year_counts(session: Session) -> list[sa.Row]:
+    """Per (agency, agreement with a quota, calendar year): placements and the smallest quota.
+
+    One pass over the placements' `(licence_no, agreement_id,
+    deployment_date)` index. A year can be over quota on some day only if
+    its placements exceed the smallest quota of that pair's authorisations
+    (the quota in force on a day is at least that, or unlimited), so only
+    such years need the day by day count.
+    """
+    smallest = (
+        sa.select(
+            Authorisation.licence_no,
+            Authorisation.agreement_id,
+            sa.func.min(Authorisation.annual_quota).label("smallest_quota"),
+        )
         .where(Authorisation.annual_quota.is_not(None))
-        .distinct()
-        .subquery("pairs_with_quota")
+        .group_by(Authorisation.licence_no, Authorisation.agreement_id)
+        .subquery("smallest")
     )
-
-
-def _placements_under_quota(*columns: sa.ColumnElement) -> sa.Select:
-    """`columns` over the placements of agencies and agreements that have a quota."""
-    pairs = _pairs_with_quota()
-    return (
-        sa.select(*columns)
-        .select_from(Placement)
+    year = sa.cast(sa.extract("year", Placement.deployment_date), sa.Integer)
+    return session.execute(
+        sa.select(
+            Placement.licence_no,
+            Placement.agreement_id,
+            year.label("year"),
+            sa.func.count().label("placed"),
+            sa.func.max(smallest.c.smallest_quota).label("smallest_quota"),
+        )
         .join(
-            pairs,
+            smallest,
             sa.and_(
-                pairs.c.licence_no == Placement.licence_no,
-                pairs.c.agreement_id == Placement.agreement_id,
+                smallest.c.licence_no == Placement.licence_no,
+                smallest.c.agreement_id == Placement.agreement_id,
             ),
         )
-    )
+        .group_by(Placement.licence_no, Placement.agreement_id, year)
+    ).all()
 
 
 def _partner_countries(session: Session, home_country: str) -> dict[str, str]:
@@ -88,34 +104,40 @@ def _partner_countries(session: Session, home_country: str) -> dict[str, str]:
     }
 
 
-def over_quota_days() -> sa.Select:
-    """Every deployment day on which an agency's count for the year exceeds the quota then."""
-    year = sa.cast(sa.extract("year", Placement.deployment_date), sa.Integer)
+def over_quota_days(years: sa.Table) -> sa.Select:
+    """Every deployment day, within the `years` periods, on which the count so far exceeds
+    the quota then in force (`years` from `common.periods_table`, one row per candidate year).
+    """
     daily = (
-        _placements_under_quota(
+        sa.select(
+            years.c.period_no,
             Placement.licence_no,
             Placement.agreement_id,
             Placement.deployment_date,
-            year.label("year"),
             sa.func.count().label("placed"),
         )
-        .group_by(Placement.licence_no, Placement.agreement_id, Placement.deployment_date)
+        .join(Placement, in_period(years, by_agreement=True))
+        .group_by(
+            years.c.period_no,
+            Placement.licence_no,
+            Placement.agreement_id,
+            Placement.deployment_date,
+        )
         .subquery("daily")
     )
-    year_of = (daily.c.licence_no, daily.c.agreement_id, daily.c.year)
     running = sa.select(
         daily,
         sa.func.sum(daily.c.placed)
-        .over(partition_by=year_of, order_by=daily.c.deployment_date)
+        .over(partition_by=daily.c.period_no, order_by=daily.c.deployment_date)
         .label("placed_to_date"),
-        sa.func.sum(daily.c.placed).over(partition_by=year_of).label("placed_in_year"),
+        sa.func.sum(daily.c.placed).over(partition_by=daily.c.period_no).label("placed_in_year"),
     ).subquery("running")
     quota = sa.func.max(Authorisation.annual_quota)
     unlimited = sa.func.count() - sa.func.count(Authorisation.annual_quota)
     day_of_year = (
+        running.c.period_no,
         running.c.licence_no,
         running.c.agreement_id,
-        running.c.year,
         running.c.deployment_date,
         running.c.placed_to_date,
         running.c.placed_in_year,
@@ -136,20 +158,28 @@ def over_quota_days() -> sa.Select:
         )
         .group_by(*day_of_year)
         .having(unlimited == 0, running.c.placed_to_date > quota)
-        .order_by(running.c.licence_no, running.c.agreement_id, running.c.deployment_date)
+        .order_by(running.c.period_no, running.c.deployment_date)
     )
 
 
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per (agency, agreement, calendar year) over its quota."""
-    examined = session.scalar(_placements_under_quota(sa.func.count())) or 0
+    years = _year_counts(session)
+    examined = sum(int(year.placed) for year in years)
+    candidates = [
+        (year.licence_no, year.agreement_id, dt.date(year.year, 1, 1), dt.date(year.year, 12, 31))
+        for year in years
+        if year.placed > year.smallest_quota
+    ]
     first_day: dict[tuple[str, str, int], sa.Row] = {}
     largest_excess: dict[tuple[str, str, int], int] = {}
-    for day in session.execute(over_quota_days()):
-        key = (day.licence_no, day.agreement_id, int(day.year))
-        first_day.setdefault(key, day)
-        excess = int(day.placed_to_date) - int(day.annual_quota)
-        largest_excess[key] = max(excess, largest_excess.get(key, 0))
+    if candidates:
+        with periods_table(session, candidates, by_agreement=True) as table:
+            for day in session.execute(over_quota_days(table)):
+                key = (day.licence_no, day.agreement_id, candidates[day.period_no][2].year)
+                first_day.setdefault(key, day)
+                excess = int(day.placed_to_date) - int(day.annual_quota)
+                largest_excess[key] = max(excess, largest_excess.get(key, 0))
     partner_of = _partner_countries(session, settings.home_country) if first_day else {}
     findings = [
         Finding(

@@ -117,12 +117,10 @@ scored there.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import itertools
 import re
 import unicodedata
 from collections.abc import Hashable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -131,6 +129,8 @@ import icu
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
+
+from monitor.memory import garbage_collection_paused
 
 # A block (records on the left x records on the right sharing one key) larger
 # than this is not scored as a whole: its key is too common to tell people apart.
@@ -494,24 +494,6 @@ class PersonMatch:
             **side(left_label, self.left),
             **side(right_label, self.right),
         }
-
-
-@contextmanager
-def garbage_collection_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a bulk step, then restore it.
-
-    Matching holds hundreds of thousands of small objects (records, rows,
-    matches) and makes no reference cycles; the collector would scan them
-    all over again at every few hundred allocations (measured: 45% of a
-    possible-match run's CPU time). Reference counting still frees memory.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def match_people(
