@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -96,7 +97,13 @@ class Finding:
 
 @dataclass
 class RuleOutcome:
-    """What one rule run examined and found."""
+    """What one rule run examined and found.
+
+    `findings` may be a generator that streams them (a rule that fires on
+    most placements should not hold them all); such a rule may fill in
+    `examined` when its generator ends: the engine reads it only after it
+    has taken every finding.
+    """
 
     examined: int
     findings: Iterable[Finding]
@@ -118,6 +125,7 @@ def canonical_subject(subject: dict[str, Any]) -> str:
 _CENT = Decimal("0.01")
 
 
+@lru_cache(maxsize=65_536)
 def money(value: Decimal | float | int | None) -> str | None:
     """Format an amount for evidence: a string with two decimals."""
     if value is None:

@@ -497,25 +497,30 @@ def in_period(periods: sa.Table, *, by_agreement: bool) -> ColumnElement[bool]:
     return sa.and_(*matches)
 
 
+# Rows fetched per round trip when rules stream placements (memory stays flat).
+STREAM_ROWS = 20_000
+
+
 def placements_in_periods(
     session: Session, periods: Sequence[Period], *, by_agreement: bool
-) -> list[sa.Row]:
-    """The placements deployed within any of `periods`, found set-based.
+) -> Iterator[sa.Row[tuple[int, str, str, str, str, dt.date]]]:
+    """The placements deployed within any of `periods`, found set-based and streamed.
 
     The periods (registry-sized, see `periods_table`) are joined to the
     placements on licence_no (and agreement_id when `by_agreement`) with
     deployment_date between the days: an index seek per period on
     `placements(licence_no, agreement_id, deployment_date)`, so only the
-    placements that match are read.
+    placements that match are read. Rows come `STREAM_ROWS` at a time, so
+    a rule that fires on most placements never holds them all.
 
-    Rows (in no particular order): `period_no` (the index into `periods`),
-    `partner_country`, `placement_id`, `licence_no`, `agreement_id`,
-    `deployment_date`.
+    Yields rows (in no particular order): `(period_no, partner_country,
+    placement_id, licence_no, agreement_id, deployment_date)`, `period_no`
+    being the index into `periods`.
     """
     if not periods:
-        return []
+        return
     with periods_table(session, periods, by_agreement=by_agreement) as table:
-        return session.connection().execute(
+        yield from session.connection().execute(
             sa.select(
                 table.c.period_no,
                 Placement.partner_country,
@@ -523,5 +528,7 @@ def placements_in_periods(
                 Placement.licence_no,
                 Placement.agreement_id,
                 Placement.deployment_date,
-            ).join(Placement, in_period(table, by_agreement=by_agreement))
-        ).all()
+            )
+            .join(Placement, in_period(table, by_agreement=by_agreement))
+            .execution_options(yield_per=STREAM_ROWS)
+        )

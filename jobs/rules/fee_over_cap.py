@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome, money
 from jobs.rules.common import (
     SOURCES,
+    STREAM_ROWS,
     count_placements,
     exceeds,
     fee_facts,
@@ -86,15 +87,20 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
         skipped.label("skipped"),
     ).where(has_fees(facts), sa.or_(skipped, *over.values()))
 
-    findings: list[Finding] = []
-    skipped_count = 0
-    for row in session.execute(query).mappings():
-        if row["skipped"]:
-            skipped_count += 1
-        if any(row[f"{source}_over"] for source in SOURCES):
-            findings.append(_finding(row))
-    log_skipped(CODE, skipped_count, "no applicable fee rule or no FX rate to convert with")
-    return RuleOutcome(examined=count_placements(session) - skipped_count, findings=findings)
+    outcome = RuleOutcome(examined=0, findings=())
+
+    def findings() -> Iterator[Finding]:
+        skipped_count = 0
+        for row in session.execute(query.execution_options(yield_per=STREAM_ROWS)).mappings():
+            if row["skipped"]:
+                skipped_count += 1
+            if row["agency_over"] or row["worker_over"]:
+                yield _finding(row)
+        log_skipped(CODE, skipped_count, "no applicable fee rule or no FX rate to convert with")
+        outcome.examined = count_placements(session) - skipped_count
+
+    outcome.findings = findings()
+    return outcome
 
 
 def _finding(row: Any) -> Finding:
@@ -113,16 +119,12 @@ def _finding(row: Any) -> Finding:
         )
     if row["cap_rate_date"] is not None:
         evidence["rate_date"] = row["cap_rate_date"].isoformat()
-    evidence.update(dict(_source_totals(row)))
+    for source in SOURCES:
+        if row[f"{source}_over"]:
+            evidence[f"{source}_total_usd"] = money(row[f"{source}_usd"])
     return Finding(
         licence_no=row["licence_no"],
         subject={"placement_id": row["placement_id"]},
         evidence=evidence,
         partner_country=row["partner_country"],
     )
-
-
-def _source_totals(row: Any) -> Iterator[tuple[str, str | None]]:
-    for source in SOURCES:
-        if row[f"{source}_over"]:
-            yield f"{source}_total_usd", money(row[f"{source}_usd"])

@@ -143,29 +143,28 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     """One finding per placement of a registered licence deployed in a period not active."""
     examined = count_registered_placements(session)
     periods = [period for period in run_licence_intervals(session) if period.status != "active"]
-    rows = placements_in_periods(
-        session,
-        [(period.licence_no, None, period.start, period.end) for period in periods],
-        by_agreement=False,
-    )
-    rows.sort(key=lambda row: (row.partner_country, row.placement_id))
-
-    events = _events_by_licence(session, {periods[row.period_no].licence_no for row in rows})
+    events = _events_by_licence(session, {period.licence_no for period in periods})
     evidence_of: dict[int, dict[str, Any]] = {}
-    findings = []
-    for row in rows:
-        if row.period_no not in evidence_of:
-            period = periods[row.period_no]
-            evidence_of[row.period_no] = period_evidence(period, events[period.licence_no])
-        findings.append(
-            Finding(
-                licence_no=row.licence_no,
-                subject={"placement_id": row.placement_id},
-                evidence={
-                    "deployment_date": row.deployment_date.isoformat(),
-                    **evidence_of[row.period_no],
-                },
-                partner_country=row.partner_country,
+
+    def period_of(number: int) -> dict[str, Any]:
+        if number not in evidence_of:
+            period = periods[number]
+            evidence_of[number] = period_evidence(period, events[period.licence_no])
+        return evidence_of[number]
+
+    findings = (
+        Finding(
+            licence_no,
+            {"placement_id": placement_id},
+            {"deployment_date": deployed.isoformat(), **period_of(number)},
+            partner_country,
+        )
+        for number, partner_country, placement_id, licence_no, _agreement, deployed in (
+            placements_in_periods(
+                session,
+                [(period.licence_no, None, period.start, period.end) for period in periods],
+                by_agreement=False,
             )
         )
+    )
     return RuleOutcome(examined=examined, findings=findings)

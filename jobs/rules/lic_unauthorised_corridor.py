@@ -117,8 +117,6 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
         for licence_no, agreement_id in pairs
         for first, last in uncovered_days(authorised.get((licence_no, agreement_id), []))
     ]
-    rows = placements_in_periods(session, periods, by_agreement=True)
-    rows.sort(key=lambda row: (row.partner_country, row.placement_id))
     held = {
         pair: [
             {
@@ -129,17 +127,19 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
         ]
         for pair, periods_of_pair in authorised.items()
     }
-    findings = [
+    findings = (
         Finding(
-            licence_no=row.licence_no,
-            subject={"placement_id": row.placement_id},
-            evidence={
-                "deployment_date": row.deployment_date.isoformat(),
-                "agreement_id": row.agreement_id,
-                "authorisations": held.get((row.licence_no, row.agreement_id), []),
+            licence_no,
+            {"placement_id": placement_id},
+            {
+                "deployment_date": deployed.isoformat(),
+                "agreement_id": agreement_id,
+                "authorisations": held.get((licence_no, agreement_id), []),
             },
-            partner_country=row.partner_country,
+            partner_country,
         )
-        for row in rows
-    ]
+        for _period, partner_country, placement_id, licence_no, agreement_id, deployed in (
+            placements_in_periods(session, periods, by_agreement=True)
+        )
+    )
     return RuleOutcome(examined=examined, findings=findings)
