@@ -27,7 +27,9 @@ absent for USD at par and zero caps), `deployment_date`, and
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,6 +48,16 @@ from jobs.rules.common import (
 
 CODE = "FEE_OVER_CAP"
 SEVERITY = "high"
+# The fee facts that say what the cap was (`_cap_evidence`'s arguments, in order).
+CAP_COLUMNS = (
+    "cap_type",
+    "rule_occupation",
+    "cap_amount",
+    "cap_currency",
+    "monthly_wage",
+    "cap_usd",
+    "cap_rate_date",
+)
 
 
 def run(session: Session, settings: AuditSettings) -> RuleOutcome:
@@ -71,13 +83,7 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
             "placement_id",
             "licence_no",
             "deployment_date",
-            "cap_type",
-            "rule_occupation",
-            "cap_amount",
-            "cap_currency",
-            "monthly_wage",
-            "cap_usd",
-            "cap_rate_date",
+            *CAP_COLUMNS,
             *(f"{source}_usd" for source in SOURCES),
         )
     ]
@@ -91,11 +97,33 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
 
     def findings() -> Iterator[Finding]:
         skipped_count = 0
-        for row in session.execute(query.execution_options(yield_per=STREAM_ROWS)).mappings():
-            if row["skipped"]:
+        caps: dict[tuple[Any, ...], dict[str, Any]] = {}
+        rows = session.execute(query.execution_options(yield_per=STREAM_ROWS))
+        for (
+            partner_country,
+            placement_id,
+            licence_no,
+            deployment_date,
+            *cap,
+            agency_usd,
+            worker_usd,
+            agency_over,
+            worker_over,
+            skipped,
+        ) in rows:
+            if skipped:
                 skipped_count += 1
-            if row["agency_over"] or row["worker_over"]:
-                yield _finding(row)
+            if not (agency_over or worker_over):
+                continue
+            key = tuple(cap)
+            if key not in caps:  # placements under one rule and rate share their cap
+                caps[key] = _cap_evidence(*cap)
+            evidence = {**caps[key], "deployment_date": deployment_date.isoformat()}
+            if agency_over:
+                evidence["agency_total_usd"] = money(agency_usd)
+            if worker_over:
+                evidence["worker_total_usd"] = money(worker_usd)
+            yield Finding(licence_no, {"placement_id": placement_id}, evidence, partner_country)
         log_skipped(CODE, skipped_count, "no applicable fee rule or no FX rate to convert with")
         outcome.examined = count_placements(session) - skipped_count
 
@@ -103,28 +131,27 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
     return outcome
 
 
-def _finding(row: Any) -> Finding:
+def _cap_evidence(
+    cap_type: str,
+    rule_occupation: str,
+    cap_amount: Decimal | None,
+    cap_currency: str | None,
+    monthly_wage: Decimal,
+    cap_usd: float | None,
+    cap_rate_date: dt.date | None,
+) -> dict[str, Any]:
+    """The part of the evidence that says what the cap was and how it was computed."""
     evidence: dict[str, Any] = {
-        "cap_type": row["cap_type"],
-        "fee_rule_occupation": row["rule_occupation"],
-        "cap_usd": money(row["cap_usd"]),
-        "deployment_date": row["deployment_date"].isoformat(),
+        "cap_type": cap_type,
+        "fee_rule_occupation": rule_occupation,
+        "cap_usd": money(cap_usd),
     }
-    if row["cap_type"] == "fixed":
-        evidence["cap"] = f"{money(row['cap_amount'])} {row['cap_currency']}"
-    elif row["cap_type"] == "wage_multiple":
+    if cap_type == "fixed":
+        evidence["cap"] = f"{money(cap_amount)} {cap_currency}"
+    elif cap_type == "wage_multiple" and cap_amount is not None:
         evidence["cap"] = (
-            f"{row['cap_amount'].normalize():f} x monthly wage "
-            f"{money(row['monthly_wage'])} {row['cap_currency']}"
+            f"{cap_amount.normalize():f} x monthly wage {money(monthly_wage)} {cap_currency}"
         )
-    if row["cap_rate_date"] is not None:
-        evidence["rate_date"] = row["cap_rate_date"].isoformat()
-    for source in SOURCES:
-        if row[f"{source}_over"]:
-            evidence[f"{source}_total_usd"] = money(row[f"{source}_usd"])
-    return Finding(
-        licence_no=row["licence_no"],
-        subject={"placement_id": row["placement_id"]},
-        evidence=evidence,
-        partner_country=row["partner_country"],
-    )
+    if cap_rate_date is not None:
+        evidence["rate_date"] = cap_rate_date.isoformat()
+    return evidence
