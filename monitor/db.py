@@ -41,7 +41,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # SQLite: how long one statement waits for a lock held by another connection.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The longest write the monitor makes while the web app serves is the audit
+# merging one rule's flags (about 25 s for 900,000 new flags at once), so a
+# web request that writes meanwhile waits for it rather than fail.
+SQLITE_BUSY_TIMEOUT_MS = 60_000
 # How long a job's write transaction keeps asking for SQLite's write lock
 # (another connection may hold it for a long import) before it gives up.
 WRITE_LOCK_PATIENCE_SECONDS = 15 * 60.0
