@@ -9,7 +9,7 @@ connection, in two steps:
    SQLite, `COPY` on PostgreSQL). Writing a temporary table takes no lock
    on the database, so the rule's reading never becomes a writer.
 2. `FlagStore.merge(...)`, in one `monitor.db.write_transaction` (SQLite:
-   `BEGIN IMMEDIATE`): four set-based statements turn the staged findings
+   `BEGIN IMMEDIATE`): a few set-based statements turn the staged findings
    into flags and commit together, so a rule's flags change all at once
    or not at all:
 
