@@ -105,6 +105,42 @@ def engine(app: Flask) -> Engine:
 
 
 @pytest.fixture
+def count_queries(engine: Engine):
+    """Count the SQL statements run inside a block (indico's idea)::
+
+        with count_queries() as counted:
+            client.get("/cases")
+        assert counted.total == 4
+
+    A page that runs a fixed number of queries whatever the number of rows
+    cannot fall into one query per row.
+    """
+    import contextlib
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Counted:
+        total: int = 0
+        statements: list[str] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def counting() -> Iterator[Counted]:
+        counted = Counted()
+
+        def count(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+            counted.total += 1
+            counted.statements.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            yield counted
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+
+    return counting
+
+
+@pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
     """A session on the test database (commit freely: tables are emptied afterwards)."""
     with app.extensions["monitor.sessionmaker"]() as db_session:
