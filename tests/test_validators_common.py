@@ -166,6 +166,21 @@ def test_dates_are_strict_yyyy_mm_dd() -> None:
     assert to_dates(pd.Series(["2024-02-29", None], dtype="str")) == [dt.date(2024, 2, 29), None]
 
 
+def test_dates_outside_plausible_years_are_rejected_with_the_year_range() -> None:
+    """Year 0 cannot be stored at all, and 0202 is a typo for 2020-something."""
+    values = pd.Series(["0000-01-01", "0202-05-01", "1899-12-31", "1900-01-01", "2199-12-31"])
+    assert date_mask(values).tolist() == [False, False, False, True, True]
+    frame = pd.DataFrame(
+        {"code": ["NP"], "day": ["0202-05-01"], "amount": [None], "kind": ["zero"]}, dtype="str"
+    )
+    with pytest.raises(pa.errors.SchemaErrors) as caught:
+        _Sample.validate(frame, lazy=True)
+    errors, _total = schema_errors_to_row_errors(caught.value)
+    assert errors == [
+        RowError(2, "day", "'0202-05-01' is not a plausible date: use a year from 1900 to 2199")
+    ]
+
+
 class _Sample(pa.DataFrameModel):
     code: Series[str] = pa.Field(country_code=())
     day: Series[str] = pa.Field(nullable=True, iso_date=())

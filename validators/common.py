@@ -69,6 +69,9 @@ _BLOCK_SIZE = 1 << 20
 # integer (13 digits are also exact through float64 in the declarations
 # import), whole numbers in PostgreSQL's 32-bit `integer`.
 DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# Years a date of any template may carry: `0202-05-01` is a typo, not a date
+# of the Roman empire, and year 0 cannot be stored at all.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
 MONEY_PATTERN = r"[0-9]{1,13}(?:\.[0-9]{1,2})?"
 RATE_PATTERN = r"[0-9]{1,8}(?:\.[0-9]{1,10})?"
 WHOLE_NUMBER_PATTERN = r"[0-9]{1,9}"
@@ -438,10 +441,11 @@ def _full_match(series: pd.Series, pattern: str) -> pd.Series:
 
 
 def date_mask(series: pd.Series) -> pd.Series:
-    """True where the value is a real calendar date written YYYY-MM-DD."""
+    """True where the value is a real calendar date written YYYY-MM-DD,
+    in the years EARLIEST_YEAR to LATEST_YEAR."""
     shaped = _full_match(series, DATE_PATTERN)
     parsed = pd.to_datetime(series.where(shaped), format="%Y-%m-%d", errors="coerce")
-    return shaped & parsed.notna()
+    return shaped & parsed.dt.year.between(EARLIEST_YEAR, LATEST_YEAR).fillna(False).astype(bool)
 
 
 def money_mask(series: pd.Series) -> pd.Series:
@@ -531,7 +535,19 @@ def _register(
     return decorate
 
 
-@_register("iso_date", lambda v, _a: f"{_show(v)} is not a date written YYYY-MM-DD{digits_hint(v)}")
+def _date_reason(value: Any) -> str:
+    text = str(value)
+    if re.fullmatch(DATE_PATTERN, text) and text[4:] <= "-12-31" and text[5:7] != "00":
+        year = int(text[:4])
+        if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+            return (
+                f"{_show(value)} is not a plausible date: "
+                f"use a year from {EARLIEST_YEAR} to {LATEST_YEAR}"
+            )
+    return f"{_show(value)} is not a date written YYYY-MM-DD{digits_hint(value)}"
+
+
+@_register("iso_date", lambda v, _a: _date_reason(v))
 def _iso_date(series: pd.Series) -> pd.Series:
     return date_mask(series)
 
