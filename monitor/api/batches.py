@@ -174,9 +174,11 @@ class BatchRejections(MethodView):
         if declarations.get_batch(session, batch_id, scope) is None:
             # Raised, not returned: a paginated view may not return a Response.
             abort(HTTPStatus.NOT_FOUND, _not_found_detail(batch_id))
-        pagination_parameters.item_count = declarations.count_batch_rejections(
-            session, batch_id, scope
-        )
+        total = declarations.count_batch_rejections(session, batch_id, scope)
+        pagination_parameters.item_count = total
+        if pagination_parameters.first_item >= total:
+            # A page past the end is empty; its offset may not even fit the database.
+            return []
         return declarations.batch_rejections(
             session,
             batch_id,

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from flask_smorest.fields import Upload
+from werkzeug.datastructures import FileStorage
 
 from monitor.uploads import DECLARATION_KINDS
+
+
+class UploadedFile(Upload):
+    """A multipart file part; a plain form field of the same name is a 422, not a 500."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> FileStorage:
+        if not isinstance(value, FileStorage):
+            raise ma.ValidationError(
+                "must be a file part of a multipart/form-data body (with a filename), "
+                "not a plain form field"
+            )
+        return value
 
 
 class UploadSchema(ma.Schema):
@@ -16,7 +31,7 @@ class UploadSchema(ma.Schema):
         validate=ma.validate.OneOf(DECLARATION_KINDS),
         metadata={"description": "Which declaration template the file follows."},
     )
-    file = Upload(
+    file = UploadedFile(
         required=True,
         metadata={"description": "The declaration: CSV (UTF-8, comma-separated) or .xlsx."},
     )
