@@ -93,6 +93,18 @@ def test_appended_entries_chain_and_verify(session: Session) -> None:
     assert result.ok and result.entries == 3 and result.head_hash == entries[2].entry_hash
 
 
+def test_recent_entries_of_a_subject_newest_first(session: Session) -> None:
+    first = append_entries(session, 3, subject="L-1")
+    append_entries(session, 2, subject="L-2")
+    entries = decision_log.recent_entries(session, subject="L-1", limit=2)
+    assert [entry.id for entry in entries] == [first[2], first[1]]
+    assert entries[0].payload == {"number": 2, "text": "looked at it"}
+    assert entries[0].recorded_at.tzinfo is not None
+    older = decision_log.recent_entries(session, subject="L-1", before_id=first[1])
+    assert [entry.id for entry in older] == [first[0]]
+    assert len(decision_log.recent_entries(session)) == 5
+
+
 def test_the_hash_is_the_documented_sha256_of_the_canonical_fields(session: Session) -> None:
     """Anyone can recompute an entry's hash from the module docstring, with the standard library."""
     append_entries(session, 1)
@@ -141,7 +153,10 @@ def test_a_deleted_middle_entry_is_caught(session: Session, engine: Engine, runn
     attack(engine, "DELETE FROM decision_log WHERE id = :id", id=ids[2])
     result = decision_log.verify(session)
     assert (result.ok, result.problem, result.first_bad_id) == (False, "deleted", ids[3])
-    assert result.entries == 2
+    assert result.entries == 2  # the chain holds up to the break
+    assert result.head_hash == session.scalar(
+        sa.select(DecisionLogEntry.entry_hash).where(DecisionLogEntry.id == ids[1])
+    )
     cli = runner.invoke(args=["audit-log", "verify"])
     assert cli.exit_code == 1
     assert f"an entry was deleted before entry {ids[3]}" in cli.stderr

@@ -391,8 +391,13 @@ class VerifyResult:
     message: str = ""
 
 
-def _broken_link(session: Session, row: Any, previous_id: int | None, count: int) -> VerifyResult:
-    """Entry `row` does not follow the one walked before it: reordered or deleted?"""
+def _broken_link(
+    session: Session, row: Any, previous_id: int | None, previous_hash: str, count: int
+) -> VerifyResult:
+    """Entry `row` does not follow the one walked before it: reordered or deleted?
+
+    The result's `entries` and `head_hash` are those of the chain up to the break.
+    """
     after = f"entry {previous_id}" if previous_id is not None else "the start of the log"
     claimed = session.scalar(
         sa.select(DecisionLogEntry.id).where(DecisionLogEntry.entry_hash == row.previous_hash)
@@ -401,7 +406,7 @@ def _broken_link(session: Session, row: Any, previous_id: int | None, count: int
         return VerifyResult(
             ok=False,
             entries=count,
-            head_hash=row.previous_hash,
+            head_hash=previous_hash,
             first_bad_id=row.id,
             problem="reordered",
             message=(
@@ -412,7 +417,7 @@ def _broken_link(session: Session, row: Any, previous_id: int | None, count: int
     return VerifyResult(
         ok=False,
         entries=count,
-        head_hash=row.previous_hash,
+        head_hash=previous_hash,
         first_bad_id=row.id,
         problem="deleted",
         message=(
@@ -468,7 +473,7 @@ def verify(session: Session, checkpoint: Checkpoint | None = None) -> VerifyResu
                     message=f"entry {row.id} was edited: its fields no longer give its hash",
                 )
             if row.previous_hash != previous_hash:
-                return _broken_link(session, row, previous_id, count)
+                return _broken_link(session, row, previous_id, previous_hash, count)
             count += 1
             previous_hash, previous_id = row.entry_hash, row.id
             if checkpoint is not None and count == checkpoint.log_size:
