@@ -38,6 +38,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "AUDIT_CRON": "0 2 * * *",
         "OFFICIALS_URL": "",
         "DIGEST_WEBHOOK": "",
+        # The decision log's Ed25519 signing key (PEM); empty: a key made on first
+        # use in the instance folder (monitor.services.decision_log).
+        "LOG_SIGNING_KEY": "",
         # Audit thresholds (contract defaults).
         "FEE_CAP_TOLERANCE": "0.005",
         "UNDERDECLARED_RATIO": "0.10",

@@ -19,6 +19,7 @@ from flask.cli import AppGroup
 
 from monitor import db
 from monitor.cli import needs_database
+from monitor.cli.declarations import cli_user
 from monitor.models.accounts import ROLES
 from monitor.services import accounts
 
@@ -50,7 +51,12 @@ def create_user(username: str, role: str, country: str | None, password_stdin: b
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user = accounts.create_user(
-            db.session(), username=username, password=password, role=role, country=country
+            db.session(),
+            username=username,
+            password=password,
+            role=role,
+            country=country,
+            actor=cli_user(),
         )
     except accounts.AccountError as exc:
         _fail(exc)
@@ -67,7 +73,7 @@ def create_token(username: str, name: str) -> None:
     """Issue an API token for USERNAME and print it (it is shown only this once)."""
     session = db.session()
     try:
-        token = accounts.create_token(session, username=username, name=name)
+        token = accounts.create_token(session, username=username, name=name, actor=cli_user())
     except accounts.AccountError as exc:
         _fail(exc)
         return
@@ -85,7 +91,7 @@ def create_token(username: str, name: str) -> None:
 def revoke_token(token_id: int) -> None:
     """Revoke the API token ID; requests with it are refused from now on."""
     try:
-        token = accounts.revoke_token(db.session(), token_id)
+        token = accounts.revoke_token(db.session(), token_id, actor=cli_user())
     except accounts.AccountError as exc:
         _fail(exc)
         return

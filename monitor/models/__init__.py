@@ -3,6 +3,7 @@
 from monitor.models.accounts import ApiToken, User
 from monitor.models.audit import AuditLock, AuditRun, Flag, apscheduler_jobs
 from monitor.models.base import Base
+from monitor.models.decision_log import DecisionLogEntry
 from monitor.models.declarations import BatchRejection, Fee, ImportBatch, Placement
 from monitor.models.registry import (
     Agency,
@@ -26,6 +27,7 @@ __all__ = [
     "Authorisation",
     "Base",
     "BatchRejection",
+    "DecisionLogEntry",
     "Fee",
     "FeeRule",
     "Flag",

@@ -8,6 +8,11 @@ for everyone else), who uploads and reads only that country's declarations.
 Passwords are hashed with werkzeug.security (scrypt). API tokens are random
 (`secrets.token_urlsafe`), shown once, stored only as their SHA-256 digest,
 revocable, and record when they were last used.
+
+Creating an account and creating or revoking a token each append an entry
+to the decision log (`monitor.services.decision_log`) in the same
+transaction: `actor` says who did it (a username, `cli:<OS user>`, or
+`system` by default).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from monitor.models import ApiToken, User
 from monitor.models.accounts import ROLES
 from monitor.models.base import utcnow
+from monitor.services import decision_log
 from validators.codes import countries
 
 MINISTRY_ROLES = frozenset({"admin", "reviewer", "supervisor"})
@@ -54,6 +60,7 @@ def create_user(
     password: str,
     role: str,
     country: str | None = None,
+    actor: str = "system",
 ) -> User:
     """Create a user (committed); AccountError says what is wrong with the request."""
     username = username.strip()
@@ -83,6 +90,14 @@ def create_user(
         active=True,
     )
     session.add(user)
+    session.flush()
+    decision_log.append(
+        session,
+        actor,
+        "account.create",
+        username,
+        {"user_id": user.id, "role": role, "country": country},
+    )
     session.commit()
     return user
 
@@ -106,7 +121,7 @@ def get_user(session: Session, user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
-def create_token(session: Session, *, username: str, name: str) -> str:
+def create_token(session: Session, *, username: str, name: str, actor: str = "system") -> str:
     """Issue an API token for `username` (committed) and return its plaintext, once."""
     user = _user_by_name(session, username)
     if user is None:
@@ -115,7 +130,12 @@ def create_token(session: Session, *, username: str, name: str) -> str:
         raise AccountError(f"the user {username!r} is deactivated")
     name = name.strip() or "api"
     token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), name=name[:100]))
+    api_token = ApiToken(user_id=user.id, token_hash=hash_token(token), name=name[:100])
+    session.add(api_token)
+    session.flush()
+    decision_log.append(
+        session, actor, "token.create", username, {"token_id": api_token.id, "name": api_token.name}
+    )
     session.commit()
     return token
 
@@ -125,13 +145,17 @@ def token_id(session: Session, token: str) -> int | None:
     return session.scalar(sa.select(ApiToken.id).where(ApiToken.token_hash == hash_token(token)))
 
 
-def revoke_token(session: Session, token_id: int) -> ApiToken:
+def revoke_token(session: Session, token_id: int, *, actor: str = "system") -> ApiToken:
     """Revoke a token by id (committed); revoking twice keeps the first time."""
     token = session.get(ApiToken, token_id)
     if token is None:
         raise AccountError(f"no API token with id {token_id}")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        owner = session.scalar(sa.select(User.username).where(User.id == token.user_id))
+        decision_log.append(
+            session, actor, "token.revoke", owner or "", {"token_id": token.id, "name": token.name}
+        )
         session.commit()
     return token
 

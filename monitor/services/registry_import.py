@@ -31,6 +31,14 @@ new values, source file) as a hash chain: `entry_hash` = SHA-256 of the
 previous entry's hash followed by the canonical JSON of the entry, so a
 rewritten or deleted entry shows (`verify_change_chain`).
 
+An import that inserted or updated anything also appends one entry to the
+decision log (`monitor.services.decision_log`, action `registry.change`,
+subject `registry`), in the same transaction: the counts per file and the
+registry change chain's hash before and after the import. That pair of
+hashes pins every change row of the import (each row's hash covers its
+predecessor's), so one entry per import is as binding as one per change,
+and a 300,000-row import adds one small entry rather than 300,000.
+
 The work is set-based: each table's stored rows are loaded once into a
 dict by natural key, compared in memory, and written with bulk Core
 inserts/updates, so 300,000 officials import in seconds.
@@ -70,6 +78,7 @@ from monitor.models import (
     RegistryChange,
 )
 from monitor.models.base import Base, Money, Rate, utcnow
+from monitor.services import decision_log
 from monitor.services.failures import unexpected_failure_reason
 from validators.common import (
     MAX_ROW_ERRORS,
@@ -405,6 +414,7 @@ class _ChangeLog:
         }
         self._tails: dict[tuple[str, str], str] = {}
         self._prev_hash: str | None = None
+        self.start_hash: str | None = None
         self._pending: list[dict[str, Any]] = []
         self._statement = sa.insert(RegistryChange.__table__).values(
             old_values=sa.type_coerce(sa.bindparam("old_json"), _SerialisedJSON()),
@@ -415,9 +425,14 @@ class _ChangeLog:
         """Lock out concurrent imports (PostgreSQL) and read the chain's head."""
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK_KEY)))
-        self._prev_hash = self.session.scalar(
+        self._prev_hash = self.start_hash = self.session.scalar(
             sa.select(RegistryChange.entry_hash).order_by(RegistryChange.id.desc()).limit(1)
         )
+
+    @property
+    def head_hash(self) -> str | None:
+        """The chain's head after the entries added so far."""
+        return self._prev_hash
 
     def add(
         self,
@@ -664,8 +679,33 @@ def _import_directory(
             file_report.unchanged = unchanged
             if not (inserted or updated):
                 file_report.status = "unchanged"
+        _log_decision(session, report, change_log, directory)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return report
+
+
+def _log_decision(
+    session: Session, report: RegistryImportReport, change_log: _ChangeLog, directory: Path
+) -> None:
+    """One decision log entry for an import that changed the registry (none otherwise)."""
+    changed = [f for f in report.files if f.status == "stored" and (f.inserted or f.updated)]
+    if not changed:
+        return
+    decision_log.append(
+        session,
+        change_log.changed_by,
+        "registry.change",
+        "registry",
+        {
+            "directory": str(directory)[-300:],
+            "files": [
+                {"file": f.file, "inserted": f.inserted, "updated": f.updated} for f in changed
+            ],
+            "changes": sum(f.inserted + f.updated for f in changed),
+            "changes_from_hash": change_log.start_hash,
+            "changes_head_hash": change_log.head_hash,
+        },
+    )

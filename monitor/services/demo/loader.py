@@ -95,7 +95,12 @@ def load(session: Session, directory: Path, *, home_country: str) -> dict[str, A
             exists = session.scalar(sa.select(User.id).where(User.username == username))
             if exists is None:
                 accounts.create_user(
-                    session, username=username, password=DEMO_PASSWORD, role=role, country=country
+                    session,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    country=country,
+                    actor="demo",
                 )
                 summary["accounts"].append(username)
     session.commit()
