@@ -8,7 +8,7 @@ catch what such a person changes. SQLite has no trigger here: whoever can
 write the database file can do anything to it, so there too the chain and
 the checkpoints are what protect the log.
 
-Revision ID: 0005
+Revision ID: 0006
 Revises: 0002
 Create Date: 2026-12-02 00:45:00
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
+revision: str = "0006"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
