@@ -3,58 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 import pytest
 
-from monitor.models import Agency, Flag
+from monitor.models import Agency
 from monitor.services.cases import (
     CaseFilterError,
     CaseFilters,
     filters_from_args,
     list_cases,
-    refresh_case_counts,
 )
 from monitor.services.flags import flag_weight
+from tests.cases_helpers import add_flags, refresh
 
 TODAY = dt.date(2026, 11, 28)
-SERIAL = itertools.count(1)
 
 
-def add_flag(
-    session,
-    licence: str | None,
-    severity: str = "high",
-    *,
-    rule: str = "FEE_OVER_CAP",
-    country: str | None = "MY",
-    age_days: int = 0,
-    status: str = "open",
-    workers: int = 1,
-) -> None:
-    n = next(SERIAL)
-    session.add(
-        Flag(
-            flag_key=f"{rule}|{licence}|{n}",
-            rule=rule,
-            licence_no=licence,
-            partner_country=country,
-            subject={"placement_id": f"P-{n}"},
-            subject_key=f'{{"placement_id":"P-{n}"}}',
-            severity=severity,
-            evidence={},
-            status=status,
-            first_seen=TODAY - dt.timedelta(days=age_days),
-            last_seen=TODAY,
-            workers_affected=workers,
-        )
+def add_flag(session, licence: str | None, severity: str = "high", *, age_days: int = 0, **kw):
+    add_flags(
+        session, licence, severity=severity, first_seen=TODAY - dt.timedelta(days=age_days), **kw
     )
-
-
-def refresh(session) -> None:
-    session.commit()
-    with session.get_bind().begin() as connection:
-        refresh_case_counts(connection)
 
 
 @pytest.fixture

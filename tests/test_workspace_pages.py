@@ -5,53 +5,14 @@ and a fixed number of queries whatever the number of flags."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 
 import pytest
 
-from monitor.models import Agency, AuditRun, Flag, ImportBatch
-from monitor.services.cases import refresh_case_counts
+from monitor.models import Agency, AuditRun, ImportBatch
+from tests.cases_helpers import add_flags, refresh
 
-SERIAL = itertools.count(1)
 STAFF_PAGES = ("/dashboard", "/cases", "/cases?rule=FEE_OVER_CAP&country=MY")
-
-
-def add_flags(
-    session,
-    licence: str,
-    count: int,
-    *,
-    severity="high",
-    rule="FEE_OVER_CAP",
-    country="MY",
-    first_seen: dt.date | None = None,
-) -> None:
-    seen = first_seen or dt.date.today()
-    for _ in range(count):
-        n = next(SERIAL)
-        session.add(
-            Flag(
-                flag_key=f"{rule}|{licence}|{n}",
-                rule=rule,
-                licence_no=licence,
-                partner_country=country,
-                subject={"placement_id": f"P-{n}"},
-                subject_key=f'{{"placement_id":"P-{n}"}}',
-                severity=severity,
-                evidence={},
-                status="open",
-                first_seen=seen,
-                last_seen=seen,
-                workers_affected=1,
-            )
-        )
-
-
-def refresh(session) -> None:
-    session.commit()
-    with session.get_bind().begin() as connection:
-        refresh_case_counts(connection)
 
 
 @pytest.fixture
