@@ -7,10 +7,16 @@ always writes (its tooltip configuration) is taken out of the tree before
 the SVG is serialised. Its `<style>` stays inline, which the policy allows.
 Without the script there are no tooltips; each chart is shown beside a table
 of the same numbers, for screen readers and the browser tests.
+
+Drawing a chart costs pygal 20-50 ms, and the numbers change only when an
+audit runs: the SVG of the last few sets of numbers is kept (`lru_cache`, per
+process, keyed by the numbers themselves), so a dashboard whose figures have
+not changed is not drawn again.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import pygal
@@ -69,6 +75,16 @@ def _inline_svg(chart: pygal.graph.graph.Graph, label: str) -> Markup:
 
 def open_flags_chart(rows: Sequence[RuleCounts]) -> Markup:
     """Open flags per rule, stacked by severity (horizontal bars)."""
+    return _open_flags_chart(tuple(rows))
+
+
+def new_flags_chart(weeks: Sequence[WeekCount]) -> Markup:
+    """New flags per week (bars), week starts as labels."""
+    return _new_flags_chart(tuple(weeks))
+
+
+@functools.lru_cache(maxsize=8)
+def _open_flags_chart(rows: tuple[RuleCounts, ...]) -> Markup:
     chart = pygal.HorizontalStackedBar(**_options("Open flags by rule and severity"))
     ordered = list(reversed(rows))  # pygal draws the first label at the bottom
     chart.x_labels = [row.rule for row in ordered]
@@ -78,8 +94,8 @@ def open_flags_chart(rows: Sequence[RuleCounts]) -> Markup:
     return _inline_svg(chart, "Open flags by rule and severity; the table below has the numbers.")
 
 
-def new_flags_chart(weeks: Sequence[WeekCount]) -> Markup:
-    """New flags per week (bars), week starts as labels."""
+@functools.lru_cache(maxsize=8)
+def _new_flags_chart(weeks: tuple[WeekCount, ...]) -> Markup:
     chart = pygal.Bar(
         **_options(
             "New flags per week (last 26 weeks)",
