@@ -194,3 +194,14 @@ def test_the_audit_keeps_the_case_counts(app, session):
     page = list_cases(session, CaseFilters(), today=dt.date.today())
     assert [case.licence_no for case in page.cases] == ["L-0002"]
     assert page.cases[0].by_rule["LIC_INACTIVE_PLACEMENT"] == 1
+
+
+@pytest.mark.usefixtures("world")
+def test_case_scores_are_the_agency_risk_scores(session):
+    from monitor.services.flags import agency_risk_scores
+
+    cases = list_cases(session, CaseFilters(), today=TODAY).cases
+    risks = agency_risk_scores(session, TODAY)
+    assert [(case.licence_no, case.risk_score) for case in cases] == [
+        (risk.licence_no, risk.score) for risk in risks
+    ]

@@ -182,3 +182,10 @@ def test_pages_run_a_fixed_number_of_queries(
         counts.append(counted.total)
     assert counts[0] == counts[1]
     assert counts[0] <= 8
+
+
+@pytest.mark.usefixtures("world", "reviewer")
+def test_a_rule_without_flags_stays_selected(client):
+    html = client.get("/cases?rule=AGR_NOT_IN_FORCE").get_data(as_text=True)
+    assert '<option value="AGR_NOT_IN_FORCE" selected>' in html
+    assert "No case matches these filters." in html

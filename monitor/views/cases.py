@@ -41,13 +41,17 @@ def index() -> tuple[str, int]:
         )
     except cases_service.CaseFilterError as exc:
         error = str(exc)
+    rules = cases_service.flag_rules(session)
+    wanted = (request.args.get("rule") or "").strip().upper()
+    if wanted and wanted not in rules:  # keep the URL's rule selected, even without flags
+        rules.append(wanted)
     return render_template(
         "cases/index.html",
         page=page,
         error=error,
         args=request.args,
         sort=sort,
-        rules=cases_service.flag_rules(session),
+        rules=rules,
         severities=SEVERITIES,
         statuses=cases_service.STATUSES,
         sorts=cases_service.SORTS,
