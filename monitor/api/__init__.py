@@ -111,6 +111,7 @@ def docs_asset(filename: str) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the API, its OpenAPI document and its docs page; exempt it from CSRF."""
+    from monitor.api import public
     from monitor.api.batches import blp as batches_blp
     from monitor.auth import csrf
 
@@ -135,5 +136,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(batches_blp)
     csrf.exempt(batches_blp)
+    api.register_blueprint(public.blp)
+    public.init_app(app)
     app.register_blueprint(docs_bp)
     app.extensions["monitor.api"] = api

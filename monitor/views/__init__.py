@@ -9,11 +9,13 @@ def init_app(app: Flask) -> None:
     """Register the blueprints and the CLI."""
     from monitor import api, auth, cli
     from monitor.views import auth as auth_views
-    from monitor.views import batches, home
+    from monitor.views import batches, home, public
 
     app.register_blueprint(home.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(batches.bp)
+    app.register_blueprint(public.bp)
     auth.init_app(app)
+    public.init_app(app)
     api.init_app(app)
     cli.init_app(app)
