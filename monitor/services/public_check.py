@@ -303,7 +303,7 @@ class NameIndexCache:
         with self._lock:
             if self._index is None or fingerprint != self._fingerprint:
                 rows = session.execute(sa.select(Agency.licence_no, Agency.name))
-                self._index = NameIndex(rows.tuples())
+                self._index = NameIndex(rows)
                 self._fingerprint = fingerprint
             return self._index
 
