@@ -120,7 +120,7 @@ class LicenceToday:
                 if self.until
                 else "; no end date has been set"
             )
-            return f"The licence is suspended{since}{until}. The agency may not recruit now."
+            return f"The licence has been suspended{since}{until}. The agency may not recruit now."
         if self.status == "expired":
             return "The licence was not renewed. The agency may not recruit now."
         if self.status == "revoked":
