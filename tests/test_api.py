@@ -110,7 +110,8 @@ def test_upload_returns_the_contract_report_with_201_then_200_on_replay(
     response = post_file(live_server, token, content)
     assert response.status_code == 201, response.text
     report = response.json()
-    assert set(report) == {"status", "rows", "stored", "skipped", "rejected", "batch_id"}
+    assert set(report) == {"status", "rows", "stored", "skipped", "rejected", "batch_id", "resent"}
+    assert report["resent"] is False
     assert (report["status"], report["rows"], report["stored"], report["skipped"]) == (
         "partial",
         4,
@@ -123,7 +124,15 @@ def test_upload_returns_the_contract_report_with_201_then_200_on_replay(
 
     again = post_file(live_server, token, content)
     assert again.status_code == 200
-    assert again.json() == report
+    # What this call did: nothing stored, every row skipped; the batch keeps its report.
+    assert again.json() == {
+        **report,
+        "stored": 0,
+        "skipped": 4,
+        "rejected": [],
+        "status": "stored",
+        "resent": True,
+    }
     assert count(session, Placement) == 3
     assert count(session, ImportBatch) == 1
 

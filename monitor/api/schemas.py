@@ -31,9 +31,20 @@ class RejectionSchema(ma.Schema):
 
 
 class ReportSchema(ma.Schema):
-    """The contract's `--json` import report, plus the batch it was recorded as."""
+    """The contract's `--json` import report, plus its batch and whether it was re-sent."""
 
-    batch_id = ma.fields.Integer(allow_none=True)
+    batch_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "The batch recorded (a re-sent file: the earlier batch)."},
+    )
+    resent = ma.fields.Boolean(
+        metadata={
+            "description": (
+                "The same file was sent before: nothing was stored by this call, "
+                "`stored` is 0 and every row is `skipped`; the earlier batch keeps its report."
+            )
+        },
+    )
     status = ma.fields.String(
         required=True, validate=ma.validate.OneOf(("stored", "partial", "refused"))
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
 from monitor import db
@@ -92,6 +91,6 @@ def revoke_token(token_id: int) -> None:
     click.echo(f"Revoked token {token.id} ({token.name!r}).")
 
 
-def init_app(app: Flask) -> None:
+def register(cli: click.Group) -> None:
     """Register the `users` command group."""
-    app.cli.add_command(users_group)
+    cli.add_command(users_group)
