@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 
 from monitor.uploads import DECLARATION_KINDS
+from validators.codes import countries
 
 
 class UploadSchema(ma.Schema):
@@ -71,9 +72,17 @@ class BatchSchema(ma.Schema):
     finished_at = ma.fields.DateTime(allow_none=True)
 
 
+def _known_country(value: str) -> None:
+    """Refuse a code that is no ISO 3166-1 alpha-2 country, in words."""
+    if value.upper() not in countries():
+        raise ma.ValidationError(
+            f"{value!r} is not a country code: use the two-letter ISO 3166-1 code, such as MY."
+        )
+
+
 class BatchListQuerySchema(ma.Schema):
     country = ma.fields.String(
-        validate=ma.validate.Length(equal=2),
+        validate=[ma.validate.Length(equal=2), _known_country],
         metadata={"description": "Ministry tokens: only this partner country's batches."},
     )
     limit = ma.fields.Integer(
