@@ -19,7 +19,6 @@ from flask.cli import AppGroup
 from monitor import db
 from monitor.cli import needs_database
 from monitor.models.accounts import ROLES
-from monitor.services import accounts
 
 users_group = AppGroup("users", help="Create accounts and manage API tokens.")
 token_group = AppGroup("token", help="Issue or revoke API tokens.")
@@ -43,6 +42,8 @@ def _fail(exc: Exception) -> None:
 @needs_database
 def create_user(username: str, role: str, country: str | None, password_stdin: bool) -> None:
     """Create the account USERNAME."""
+    from monitor.services import accounts
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -64,6 +65,8 @@ def create_user(username: str, role: str, country: str | None, password_stdin: b
 @needs_database
 def create_token(username: str, name: str) -> None:
     """Issue an API token for USERNAME and print it (it is shown only this once)."""
+    from monitor.services import accounts
+
     session = db.session()
     try:
         token = accounts.create_token(session, username=username, name=name)
@@ -83,6 +86,8 @@ def create_token(username: str, name: str) -> None:
 @needs_database
 def revoke_token(token_id: int) -> None:
     """Revoke the API token ID; requests with it are refused from now on."""
+    from monitor.services import accounts
+
     try:
         token = accounts.revoke_token(db.session(), token_id)
     except accounts.AccountError as exc:
