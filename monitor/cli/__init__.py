@@ -14,7 +14,7 @@ script makes it without the web side (`create_app(web=False)`: no views,
 API schemas or security headers). The domain modules import only click,
 Flask and SQLAlchemy at the top; pandas, Pandera, the audit rules, the
 scheduler and the HTTP client are imported inside the commands that use
-them. Keep it so: `tests/test_cli_startup.py` fails when `monitor --help`
+them. Keep it so: `tests/test_first_use.py` fails when `monitor --help`
 or `monitor audit runs` imports them.
 """
 
