@@ -248,3 +248,20 @@ def test_a_query_missing_or_too_long_is_a_422_problem(client):
     long = client.get("/api/v1/public/licences", query_string={"q": "a" * 201})
     assert long.status_code == 422
     assert long.mimetype == "application/problem+json"
+
+
+def test_the_page_runs_as_many_queries_for_many_agencies_as_for_few(
+    client, session, registry, count_queries
+):
+    def queries() -> int:
+        client.get("/check?q=himal")  # the names are read once, on the first search
+        with count_queries() as counted:
+            assert client.get("/check?q=himal").status_code == 200
+        return counted.total
+
+    few = queries()
+    session.add_all(
+        Agency(licence_no=f"L-1{n:03d}", name=f"Himal Agency {n}", address=None) for n in range(40)
+    )
+    session.commit()
+    assert queries() == few == 4
