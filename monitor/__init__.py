@@ -2,7 +2,9 @@
 
 `create_app()` builds the web app: defaults, then `MONITOR_*` environment
 variables, then an optional test config. Each part registers itself with
-`init_app(app)`, as in Flask's tutorial.
+`init_app(app)`, as in Flask's tutorial. `create_app(web=False)` is the
+command line's app: settings, database and commands, without the pages,
+the API and their imports (the `monitor` script starts faster).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from flask import Flask
 from monitor import config, db
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Create and configure the monitor's Flask app."""
+def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -> Flask:
+    """Create and configure the monitor's Flask app (`web=False`: its commands only)."""
     project_root = Path(__file__).resolve().parent.parent
     app = Flask(
         __name__,
@@ -33,8 +35,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
+    app.extensions["monitor.web"] = web
+    if web:
+        from monitor import views
 
-    from monitor import views
+        views.init_app(app)
+    else:
+        from monitor import cli
 
-    views.init_app(app)
+        cli.init_app(app)
     return app

@@ -4,6 +4,10 @@ Plain SQLAlchemy 2.x (no Flask-SQLAlchemy) so the CLI, the scheduler and
 the web app share the same models and services. SQLite gets WAL mode,
 foreign keys and a busy timeout; PostgreSQL is reached through psycopg 3.
 The schema is made only by the Alembic migrations (`migrate()`).
+Alembic and psycopg are imported where they are used: `check_ready()`,
+which every `monitor` command runs first, reads the database's revision
+with one query and the migrations' head from the files themselves
+(`head_revision()`), so a command does not pay Alembic's import.
 
 Long jobs (the audit) separate reading from writing:
 
@@ -22,22 +26,22 @@ Long jobs (the audit) separate reading from writing:
 
 from __future__ import annotations
 
+import ast
+import functools
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
-from psycopg import sql as pgsql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # SQLite: how long one statement waits for a lock held by another connection.
@@ -199,6 +203,8 @@ def copy_rows(
     dates or ISO text), in `columns` order: no SQLAlchemy type processing.
     """
     if connection.dialect.name == "postgresql":
+        from psycopg import sql as pgsql
+
         statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
             pgsql.Identifier(table.name), pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
         )
@@ -220,6 +226,8 @@ def copy_rows(
 
 def alembic_config(engine_or_url: Engine | str) -> Config:
     """An Alembic config pointing at our migrations and this database."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if isinstance(engine_or_url, Engine):
@@ -233,23 +241,61 @@ def alembic_config(engine_or_url: Engine | str) -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to `revision`."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Downgrade the schema to `revision` (`base` removes everything)."""
+    from alembic import command
+
     command.downgrade(alembic_config(engine), revision)
+
+
+@functools.cache
+def head_revision(versions: Path = MIGRATIONS_DIR / "versions") -> str | None:
+    """The head of the migrations, read from their `revision` and `down_revision` lines.
+
+    What Alembic's `ScriptDirectory.get_current_head()` answers, without
+    importing Alembic (a third of a second). Several heads (a branch not
+    merged) raise DatabaseError, as Alembic would refuse them.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions.glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target = getattr(node, "target", None) or next(iter(getattr(node, "targets", [])), None)
+            if not isinstance(target, ast.Name) or getattr(node, "value", None) is None:
+                continue
+            if target.id == "revision":
+                revisions.add(ast.literal_eval(node.value))
+            elif target.id == "down_revision":
+                down = ast.literal_eval(node.value)
+                parents.update([down] if isinstance(down, str) else down or ())
+    heads = sorted(revisions - parents)
+    if len(heads) > 1:
+        raise DatabaseError(f"the migrations have several heads ({', '.join(heads)})")
+    return heads[0] if heads else None
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is at (None: not migrated at all)."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    version = sa.table("alembic_version", sa.column("version_num"))
+    return connection.execute(sa.select(version.c.version_num)).scalar()
 
 
 def check_ready(engine: Engine) -> None:
     """Raise DatabaseError with a one-line reason unless the schema is at head."""
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+            current = current_revision(conn)
     except sa.exc.OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise DatabaseError(f"cannot reach the database {engine.url!r}: {reason}") from None
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    head = head_revision()
     if current != head:
         raise DatabaseError(
             f"the database is not migrated (at {current or 'nothing'}, needs {head}): "

@@ -110,7 +110,8 @@ def test_upload_returns_the_contract_report_with_201_then_200_on_replay(
     response = post_file(live_server, token, content)
     assert response.status_code == 201, response.text
     report = response.json()
-    assert set(report) == {"status", "rows", "stored", "skipped", "rejected", "batch_id"}
+    assert set(report) == {"status", "rows", "stored", "skipped", "rejected", "batch_id", "resent"}
+    assert report["resent"] is False
     assert (report["status"], report["rows"], report["stored"], report["skipped"]) == (
         "partial",
         4,
@@ -123,7 +124,15 @@ def test_upload_returns_the_contract_report_with_201_then_200_on_replay(
 
     again = post_file(live_server, token, content)
     assert again.status_code == 200
-    assert again.json() == report
+    # What this call did: nothing stored, every row skipped; the batch keeps its report.
+    assert again.json() == {
+        **report,
+        "stored": 0,
+        "skipped": 4,
+        "rejected": [],
+        "status": "stored",
+        "resent": True,
+    }
     assert count(session, Placement) == 3
     assert count(session, ImportBatch) == 1
 
@@ -180,11 +189,12 @@ def test_a_refused_file_is_a_422_problem_and_stores_nothing(
     assert all(fragment in body["detail"] for fragment in fragments)
     assert body["title"] == "File refused"
     report = body["report"]
-    assert (report["status"], report["rows"], report["stored"]) == ("refused", 0, 0)
+    rows = 0 if content == b"" else 2  # the refused file's rows: none stored
+    assert (report["status"], report["rows"], report["stored"]) == ("refused", rows, 0)
     assert all(fragment in report["error"] for fragment in fragments)
     assert count(session, Placement) == 0
     refused = session.get(ImportBatch, body["batch_id"])
-    assert refused.status == "refused"
+    assert (refused.status, refused.rows_total, refused.rows_stored) == ("refused", rows, 0)
 
 
 def test_an_invalid_request_lists_the_field_errors(live_server, session, token_for):

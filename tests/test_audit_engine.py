@@ -295,10 +295,25 @@ def test_cli_audit_run_prints_figures_and_history(world, runner):
     assert result.exit_code == 0, result.output
     fee_line = next(line for line in result.output.splitlines() if line.startswith("FEE_TEST"))
     assert fee_line.split()[1:4] == ["12", "2", "0"]  # examined, new, still open
+    header = next(line for line in result.output.splitlines() if line.startswith("rule"))
+    assert header.split() == [
+        "rule",
+        "examined",
+        "new",
+        "still",
+        "reopened",
+        "open",
+        "cleared",
+        "seconds",
+    ]
+    assert fee_line.split()[5] == "2"  # open now: the 2 new ones, not 0
     assert "succeeded: 2 new, 2 open" in result.output
 
     world["FEE_TEST"] = [placement("P-1")]
-    assert runner.invoke(args=["audit", "run"]).exit_code == 0
+    again = runner.invoke(args=["audit", "run"])
+    assert again.exit_code == 0
+    fee_line = next(line for line in again.output.splitlines() if line.startswith("FEE_TEST"))
+    assert fee_line.split()[2:7] == ["0", "1", "0", "1", "1"]  # new, still, reopened, open, cleared
 
     history = runner.invoke(args=["audit", "runs"])
     assert history.exit_code == 0

@@ -126,6 +126,19 @@ REFUSED = {
 }
 
 
+# How many rows each refused file had (its report says so): lines after the header.
+REFUSED_ROWS = {
+    "not_utf8": 2,
+    "semicolons": 1,
+    "missing_column": 1,
+    "unknown_column": 1,
+    "column_in_capitals": 1,
+    "tabs": 1,
+    "repeated_column": 1,
+    "too_many_values": 2,
+}
+
+
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_refused_file_exits_2_and_stores_none_of_its_rows(registry, runner, tmp_path, case):
     content, message = REFUSED[case]
@@ -136,7 +149,7 @@ def test_refused_file_exits_2_and_stores_none_of_its_rows(registry, runner, tmp_
     assert code == 2
     assert report["status"] == "refused" and message in report["error"]
     assert (report["rows"], report["stored"], report["skipped"], report["rejected"]) == (
-        0,
+        REFUSED_ROWS.get(case, 0),
         0,
         0,
         [],
@@ -144,6 +157,7 @@ def test_refused_file_exits_2_and_stores_none_of_its_rows(registry, runner, tmp_
     assert held_rows(registry) == before
     refused = registry.scalars(sa.select(ImportBatch).where(ImportBatch.status == "refused")).one()
     assert refused.error == report["error"]
+    assert (refused.rows_total, refused.rows_stored) == (REFUSED_ROWS.get(case, 0), 0)
 
 
 def test_refused_file_in_plain_text_says_nothing_was_stored(registry, runner, tmp_path):
@@ -152,6 +166,10 @@ def test_refused_file_in_plain_text_says_nothing_was_stored(registry, runner, tm
     result = runner.invoke(args=["import", "placements", str(path), "--partner", "MY"])
     assert result.exit_code == 2
     assert "empty.csv: refused" in result.output and "Nothing was stored." in result.output
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_bytes(REFUSED["too_many_values"][0])
+    result = runner.invoke(args=["import", "placements", str(semicolons), "--partner", "MY"])
+    assert "Nothing was stored. The file had 2 rows." in result.output
 
 
 # --------------------------------------------------------------------------- rejected rows
@@ -277,7 +295,10 @@ def test_duplicate_skipped_conflict_rejected_and_resending_is_harmless(registry,
     before = held_rows(registry)
     batches = registry.scalar(sa.select(sa.func.count()).select_from(ImportBatch))
     code_again, report_again = import_json(runner, "placements", path)
-    assert (code_again, report_again["stored"], report_again["skipped"]) == (1, 1, 1)
+    # What this call did: nothing stored, its 3 rows skipped; the first batch keeps its report.
+    assert (code_again, report_again["stored"], report_again["skipped"]) == (0, 0, 3)
+    assert (report_again["resent"], report_again["rejected"]) == (True, [])
+    assert report_again["batch_id"] == report["batch_id"] - 1  # the first sending's batch
     assert held_rows(registry) == before
     assert registry.scalar(sa.select(sa.func.count()).select_from(ImportBatch)) == batches
     text = runner.invoke(args=["import", "placements", str(path), "--partner", "MY"]).output
@@ -302,7 +323,7 @@ def test_human_report_lists_rejections(registry, runner, tmp_path):
     path = write_csv(tmp_path / "p.csv", [placement("P-1", occupation="1")])
     result = runner.invoke(args=["import", "placements", str(path), "--partner", "my"])
     assert result.exit_code == 1
-    assert "p.csv: partial" in result.output and "1 rows, 0 stored" in result.output
+    assert "p.csv: partial" in result.output and "1 row, 0 stored" in result.output
     assert "line 2, occupation: '1' is not an ISCO-08" in result.output
 
 

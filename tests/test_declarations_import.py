@@ -136,6 +136,8 @@ def test_valid_file_is_stored_exactly(session, tmp_path):
         "stored": 2,
         "skipped": 0,
         "rejected": [],
+        "batch_id": report.batch_id,
+        "resent": False,
     }
     assert report.exit_code == 0 and not report.replayed
     held = stored_placements(session)
@@ -226,7 +228,7 @@ def test_refused_file_keeps_no_rows_but_is_in_the_history(session, tmp_path):
     [batch] = list_batches(session, "MY")
     assert (batch.status, batch.error, batch.rows_stored) == ("refused", report.error, 0)
     again = run_import(session, "placements", path)
-    assert again.replayed and again.to_json() == report.to_json()
+    assert again.replayed and again.to_json() == {**report.to_json(), "resent": True}
     assert count(session, ImportBatch) == 1
 
 
@@ -249,7 +251,18 @@ def test_resending_returns_the_earlier_outcome_and_stores_nothing(session, tmp_p
     session.commit()
     second = run_import(session, "placements", path, filename="renamed.csv")
     assert second.replayed and second.batch_id == first.batch_id
-    assert second.to_json() == first.to_json()
+    assert first.to_json()["status"] == "partial"
+    # What this call did: nothing stored, both rows skipped; the first batch keeps its report.
+    assert second.to_json() == {
+        "status": "stored",
+        "rows": 2,
+        "stored": 0,
+        "skipped": 2,
+        "rejected": [],
+        "batch_id": first.batch_id,
+        "resent": True,
+    }
+    assert (second.stored, second.rows_rejected) == (first.stored, 1)  # the batch's figures
     assert count(session, Placement) == 0 and count(session, ImportBatch) == 1
 
 

@@ -44,7 +44,7 @@ from monitor.services.failures import UNEXPECTED_FAILURE
 from validators.declarations import PLACEMENT_COLUMNS
 
 VENV_MONITOR = Path(sys.executable).with_name("monitor")
-CONTRACT_KEYS = {"status", "rows", "stored", "skipped", "rejected", "error"}
+CONTRACT_KEYS = {"status", "rows", "stored", "skipped", "rejected", "error", "batch_id", "resent"}
 
 
 def count(session: Session, model) -> int:

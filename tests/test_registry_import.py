@@ -631,7 +631,7 @@ def test_cli_stores_and_reports_then_reports_unchanged(
     result = run(runner, directory)
     assert result.exit_code == 0, result.output
     assert "agencies.csv: stored (2 rows: 2 inserted, 0 updated, 0 unchanged)" in result.output
-    assert "All 8 file(s) stored or unchanged." in result.output
+    assert "All 8 files stored or unchanged." in result.output
 
     again = run(runner, directory, "--json")
     assert again.exit_code == 0

@@ -108,7 +108,7 @@ def test_upload_retries_503_then_prints_the_report_and_exits_like_import(
         ]
     )
     assert result.exit_code == 1, result.output
-    assert json.loads(result.output) == {k: v for k, v in REPORT.items() if k != "batch_id"}
+    assert json.loads(result.output) == REPORT  # with its batch_id, as every report
     assert len(api.requests) == 3
     last = api.requests[-1]
     assert last["path"] == "/api/v1/batches" and last["method"] == "POST"
@@ -196,11 +196,21 @@ def test_upload_to_the_real_api_stores_refuses_and_replays(
         return result.exit_code, json.loads(result.output)
 
     good = write_csv(tmp_path / "placements.csv", [placement("P-1"), placement("P-2")])
-    assert upload(good) == (
+    code, first = upload(good)
+    assert (code, first) == (
         0,
-        {"status": "stored", "rows": 2, "stored": 2, "skipped": 0, "rejected": []},
+        {
+            "status": "stored",
+            "rows": 2,
+            "stored": 2,
+            "skipped": 0,
+            "rejected": [],
+            "batch_id": first["batch_id"],
+            "resent": False,
+        },
     )
-    assert upload(good)[0] == 0  # re-sent: the earlier outcome, nothing new
+    # Re-sent: what this call did (nothing stored, both rows skipped), and the earlier batch.
+    assert upload(good) == (0, {**first, "stored": 0, "skipped": 2, "resent": True})
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     code, report = upload(empty)

@@ -216,6 +216,8 @@ def test_a_refused_file_says_why_and_stores_nothing(
     assert "The file was refused; nothing of it was stored" in page
     assert all(fragment in page for fragment in fragments)
     assert re.search(r'id="status">refused<', page)
+    rows = 0 if content == b"" else 2  # how many rows the refused file had
+    assert re.search(rf'id="rows">{rows}<', page) and re.search(r'id="stored">0<', page)
     assert count(session, Placement) == before == 0
 
 

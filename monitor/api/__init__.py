@@ -111,6 +111,7 @@ def docs_asset(filename: str) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the API, its OpenAPI document and its docs page; exempt it from CSRF."""
+    from monitor.api import public
     from monitor.api.batches import blp as batches_blp
     from monitor.api.cases import blp as cases_blp
     from monitor.auth import csrf
@@ -139,5 +140,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(batches_blp)
     api.register_blueprint(cases_blp)
     csrf.exempt(cases_blp)
+    api.register_blueprint(public.blp)
+    public.init_app(app)
     app.register_blueprint(docs_bp)
     app.extensions["monitor.api"] = api

@@ -131,7 +131,7 @@ class Batches(MethodView):
             )
         except UploadRefused as exc:
             return problem(HTTPStatus.UNPROCESSABLE_ENTITY, f"The upload was refused: {exc}.")
-        body = {**report.to_json(), "batch_id": report.batch_id}
+        body = report.to_json()
         if report.status == "refused":
             # Also when the import failed unexpectedly: a report, never a 500.
             recorded = {} if report.batch_id is None else {"batch_id": report.batch_id}

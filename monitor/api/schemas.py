@@ -12,6 +12,7 @@ from monitor.models.audit import SEVERITIES
 from monitor.services.cases import SORTS as CASE_SORTS
 from monitor.services.cases import STATUSES as CASE_STATUSES
 from monitor.uploads import DECLARATION_KINDS
+from validators.codes import countries
 
 
 class UploadedFile(Upload):
@@ -49,9 +50,20 @@ class RejectionSchema(ma.Schema):
 
 
 class ReportSchema(ma.Schema):
-    """The contract's `--json` import report, plus the batch it was recorded as."""
+    """The contract's `--json` import report, plus its batch and whether it was re-sent."""
 
-    batch_id = ma.fields.Integer(allow_none=True)
+    batch_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "The batch recorded (a re-sent file: the earlier batch)."},
+    )
+    resent = ma.fields.Boolean(
+        metadata={
+            "description": (
+                "The same file was sent before: nothing was stored by this call, "
+                "`stored` is 0 and every row is `skipped`; the earlier batch keeps its report."
+            )
+        },
+    )
     status = ma.fields.String(
         required=True, validate=ma.validate.OneOf(("stored", "partial", "refused"))
     )
@@ -78,9 +90,17 @@ class BatchSchema(ma.Schema):
     finished_at = ma.fields.DateTime(allow_none=True)
 
 
+def _known_country(value: str) -> None:
+    """Refuse a code that is no ISO 3166-1 alpha-2 country, in words."""
+    if value.upper() not in countries():
+        raise ma.ValidationError(
+            f"{value!r} is not a country code: use the two-letter ISO 3166-1 code, such as MY."
+        )
+
+
 class BatchListQuerySchema(ma.Schema):
     country = ma.fields.String(
-        validate=ma.validate.Length(equal=2),
+        validate=[ma.validate.Length(equal=2), _known_country],
         metadata={"description": "Ministry tokens: only this partner country's batches."},
     )
     limit = ma.fields.Integer(

@@ -11,26 +11,25 @@ skipped": nothing was done, the skip is recorded in the run history), and
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from werkzeug.serving import run_simple
 
-from jobs.audit import AuditRunResult, run_configured_audit
-from jobs.scheduler import JOB_ID, build_scheduler
 from monitor import db
 from monitor.cli import needs_database
-from monitor.models import AuditRun
-from monitor.services import flags as flag_service
+
+if TYPE_CHECKING:
+    from jobs.audit import AuditRunResult
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -42,17 +41,19 @@ def _print_result(result: AuditRunResult) -> None:
     if result.status == "skipped":
         click.echo(f"{result.error}; skipped")
         return
+    # `still` = open before and found again; `open` = what the rule has open now.
     click.echo(
-        f"{'rule':<28}{'examined':>10}{'new':>8}{'open':>8}{'reopened':>10}"
+        f"{'rule':<28}{'examined':>10}{'new':>8}{'still':>8}{'reopened':>10}{'open':>8}"
         f"{'cleared':>9}{'seconds':>9}"
     )
     for rule in result.rules:
         if rule.error:
             click.echo(f"{rule.code:<28}FAILED after {rule.seconds:.1f}s: {rule.error}")
             continue
+        open_now = rule.new + rule.still_open + rule.reopened
         click.echo(
             f"{rule.code:<28}{rule.examined:>10}{rule.new:>8}{rule.still_open:>8}"
-            f"{rule.reopened:>10}{rule.cleared:>9}{rule.seconds:>9.2f}"
+            f"{rule.reopened:>10}{open_now:>8}{rule.cleared:>9}{rule.seconds:>9.2f}"
         )
     totals = result.totals()
     click.echo(
@@ -71,6 +72,8 @@ def _print_result(result: AuditRunResult) -> None:
 @needs_database
 def run_command() -> None:
     """Run every audit rule now, in this process, and print per-rule figures."""
+    from jobs.audit import run_configured_audit
+
     result = run_configured_audit(current_app._get_current_object(), trigger="manual")
     _print_result(result)
     sys.exit(result.exit_code)
@@ -81,6 +84,8 @@ def run_command() -> None:
 @needs_database
 def runs_command(limit: int) -> None:
     """The history of audit runs, most recent first."""
+    from monitor.models import AuditRun
+
     header = (
         f"{'id':>5}  {'trigger':<9} {'status':<10} {'started':<19}  {'finished':<19} "
         f"{'new':>6} {'open':>7} {'cleared':>7}  error"
@@ -137,14 +142,40 @@ def _when(value: dt.datetime | None) -> str:
 )
 @needs_database
 def export_command(fmt: str, output: Path | None) -> None:
-    """Write every flag, one per line (JSON Lines) or row (CSV), in a stable order."""
+    """Write every flag, one per line (JSON Lines) or row (CSV), in a stable order.
+
+    Standard output closed early (`monitor flags export | head`) ends the
+    export quietly with exit code 0: a reader that has seen enough is not an error.
+    """
+    from monitor.services import flags as flag_service
+
     writer = flag_service.write_jsonl if fmt == "jsonl" else flag_service.write_csv
     if output is None:
-        writer(db.session(), sys.stdout)
+        try:
+            writer(db.session(), sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _stdout_closed()
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            _stdout_closed()
         return
     with output.open("w", encoding="utf-8", newline="") as stream:
         count = writer(db.session(), stream)
     click.echo(f"{count} flags written to {output}", err=True)
+
+
+def _stdout_closed() -> None:
+    """The reader of standard output went away: exit 0 without a word.
+
+    Standard output is pointed at /dev/null first, so that the interpreter's
+    last flush at exit does not fail on the closed pipe and print a traceback.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(0)
 
 
 def _stop_on_signals(stop: Callable[[], None]) -> None:
@@ -157,6 +188,10 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
 @needs_database
 def scheduler_command() -> None:
     """Run the nightly audit schedule in this process (production: its own service)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from jobs.scheduler import JOB_ID, build_scheduler
+
     app: Flask = current_app._get_current_object()
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     scheduler = build_scheduler(app, BlockingScheduler)
@@ -177,7 +212,15 @@ def serve_command(host: str, port: int, no_scheduler: bool) -> None:
     One process, no reloader, so exactly one scheduler runs. In production
     use gunicorn for the web app and `monitor scheduler` as its own service.
     """
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from werkzeug.serving import run_simple
+
+    from jobs.scheduler import build_scheduler
+    from monitor import create_app
+
     app: Flask = current_app._get_current_object()
+    if not app.extensions.get("monitor.web"):
+        app = create_app()  # the command line's app has no pages: make the web app
     scheduler = None
     if not no_scheduler:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -191,9 +234,9 @@ def serve_command(host: str, port: int, no_scheduler: bool) -> None:
             scheduler.shutdown(wait=False)
 
 
-def init_app(app: Flask) -> None:
+def register(cli: click.Group) -> None:
     """Register this domain's commands."""
-    app.cli.add_command(audit_group)
-    app.cli.add_command(flags_group)
-    app.cli.add_command(scheduler_command)
-    app.cli.add_command(serve_command)
+    cli.add_command(audit_group)
+    cli.add_command(flags_group)
+    cli.add_command(scheduler_command)
+    cli.add_command(serve_command)

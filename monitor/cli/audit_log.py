@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
 
 from monitor import db
@@ -119,6 +119,6 @@ def checkpoint_command(output: Path | None) -> None:
     )
 
 
-def init_app(app: Flask) -> None:
-    """Register the `audit-log` command group."""
-    app.cli.add_command(audit_log_group)
+def register(cli: click.Group) -> None:
+    """Add the `audit-log` command group to `cli`."""
+    cli.add_command(audit_log_group)

@@ -22,19 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 
 from monitor import db
-from monitor.cli import EXIT_ENVIRONMENT, import_group, needs_database
-from monitor.services.declarations import (
-    EXIT_CODES,
-    ImportRequestError,
-    import_declaration,
-)
-from monitor.upload_client import UploadError, upload_declaration
+from monitor.cli import EXIT_ENVIRONMENT, import_group, needs_database, plural
+from monitor.exit_codes import IMPORT_EXIT_CODES
 
-CONTRACT_KEYS = ("status", "rows", "stored", "skipped", "rejected", "error")
+# The contract's keys, then the batch and whether the file was sent before.
+REPORT_KEYS = ("status", "rows", "stored", "skipped", "rejected", "error", "batch_id", "resent")
 FILE_ARGUMENT = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 
 
@@ -42,12 +38,20 @@ def format_report(report: Mapping[str, Any], filename: str) -> str:
     """The import report as lines for a person (the same for import and upload)."""
     rejected = report.get("rejected", [])
     rejected_rows = report["rows"] - report["stored"] - report["skipped"]
-    batch = f" (batch {report['batch_id']})" if report.get("batch_id") is not None else ""
+    batch_id = report.get("batch_id")
+    batch = f" (batch {batch_id})" if batch_id is not None else ""
+    rows = plural(report["rows"], "row")
     if report["status"] == "refused":
-        lines = [f"{filename}: refused{batch}: {report.get('error', '')}", "Nothing was stored."]
+        had = f" The file had {rows}." if report["rows"] else ""
+        lines = [
+            f"{filename}: refused{batch}: {report.get('error', '')}",
+            f"Nothing was stored.{had}",
+        ]
+    elif report.get("resent"):
+        lines = [f"{filename}: sent before{batch}: {rows}, 0 stored, {report['skipped']} skipped"]
     else:
         lines = [
-            f"{filename}: {report['status']}{batch}: {report['rows']} rows, "
+            f"{filename}: {report['status']}{batch}: {rows}, "
             f"{report['stored']} stored, {report['skipped']} skipped as exact duplicates, "
             f"{rejected_rows} rejected"
         ]
@@ -58,19 +62,20 @@ def format_report(report: Mapping[str, Any], filename: str) -> str:
                 f"  ... the first {listed_rows:,} rejected rows are listed; "
                 "the batch keeps every one (download its report)"
             )
-    if report.get("replayed"):
+    if report.get("resent"):
+        earlier = f"batch {batch_id}" if batch_id is not None else "the earlier batch"
         lines.append(
-            "This file was sent before: this is its earlier outcome; nothing new was stored."
+            f"This file was sent before: nothing new was stored; {earlier} keeps its report."
         )
     return "\n".join(lines)
 
 
 def _emit(report: Mapping[str, Any], filename: str, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({key: report[key] for key in CONTRACT_KEYS if key in report}))
+        click.echo(json.dumps({key: report[key] for key in REPORT_KEYS if key in report}))
     else:
         click.echo(format_report(report, filename))
-    sys.exit(EXIT_CODES[report["status"]])
+    sys.exit(IMPORT_EXIT_CODES[report["status"]])
 
 
 def cli_user() -> str:
@@ -82,6 +87,8 @@ def cli_user() -> str:
 
 
 def _import(kind: str, file: Path, partner: str, as_json: bool) -> None:
+    from monitor.services.declarations import ImportRequestError, import_declaration
+
     session = db.session()
     try:
         report = import_declaration(
@@ -95,8 +102,7 @@ def _import(kind: str, file: Path, partner: str, as_json: bool) -> None:
         )
     except ImportRequestError as exc:
         raise click.BadParameter(str(exc), param_hint="--partner") from None
-    data = {**report.to_json(), "batch_id": report.batch_id, "replayed": report.replayed}
-    _emit(data, file.name, as_json)
+    _emit(report.to_json(), file.name, as_json)
 
 
 def _import_command(kind: str) -> click.Command:
@@ -136,6 +142,8 @@ import_fees = _import_command("fees")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def upload(file: Path, kind: str, url: str, token: str, retries: int, as_json: bool) -> None:
     """Send a declaration file to a monitor's REST API and print its report."""
+    from monitor.upload_client import UploadError, upload_declaration
+
     try:
         report = upload_declaration(url, token, file, kind, retries=retries)
     except UploadError as exc:
@@ -144,8 +152,8 @@ def upload(file: Path, kind: str, url: str, token: str, retries: int, as_json: b
     _emit(report, file.name, as_json)
 
 
-def init_app(app: Flask) -> None:
+def register(cli: click.Group) -> None:
     """Register `import placements`, `import fees` and `upload`."""
     import_group.add_command(import_placements)
     import_group.add_command(import_fees)
-    app.cli.add_command(upload)
+    cli.add_command(upload)

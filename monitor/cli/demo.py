@@ -13,13 +13,11 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 
 from monitor import db
-from monitor.cli import needs_database
-from monitor.models import Agency
-from monitor.services import demo as demo_service
+from monitor.cli import needs_database, plural
 
 
 @click.command("demo")
@@ -43,6 +41,9 @@ from monitor.services import demo as demo_service
 @needs_database
 def demo(scale: int, seed: int, output: Path | None, no_load: bool, if_empty: bool) -> None:
     """Generate a coherent synthetic world as contract files and load it."""
+    from monitor.models import Agency
+    from monitor.services import demo as demo_service
+
     session = db.session()
     if if_empty and session.scalar(sa.select(sa.func.count()).select_from(Agency)):
         click.echo("The database already holds agencies: demo data not loaded.")
@@ -51,7 +52,7 @@ def demo(scale: int, seed: int, output: Path | None, no_load: bool, if_empty: bo
     manifest = demo_service.generate(directory, placements=scale, seed=seed)
     click.echo(f"Demo world (seed {seed}) written to {directory}:")
     for name, rows in manifest.files.items():
-        click.echo(f"  {name}: {rows} rows")
+        click.echo(f"  {name}: {plural(rows, 'row')}")
     planted = ", ".join(f"{rule} {count}" for rule, count in manifest.planted.items())
     click.echo(f"Planted violations: {planted}")
     if no_load:
@@ -72,11 +73,12 @@ def demo(scale: int, seed: int, output: Path | None, no_load: bool, if_empty: bo
             )
     for name, outcome in summary["declarations"].items():
         problems += outcome["rejected"] + (outcome["status"] == "refused")
+        status = "" if outcome["status"] == "stored" else f" ({outcome['status']})"
         click.echo(
-            f"Loaded declarations/{name}: {outcome['status']}, {outcome['stored']} stored, "
-            f"{outcome['skipped']} skipped"
+            f"Loaded declarations/{name}{status}: {plural(outcome['rows'], 'row')}, "
+            f"{outcome['stored']} stored, {outcome['skipped']} skipped"
             + (f", {outcome['rejected']} rejected" if outcome["rejected"] else "")
-            + (" (this file was loaded before)" if outcome["replayed"] else "")
+            + (" (this file was loaded before: nothing new stored)" if outcome["replayed"] else "")
         )
     if summary["accounts"]:
         click.echo(
@@ -94,6 +96,6 @@ def demo(scale: int, seed: int, output: Path | None, no_load: bool, if_empty: bo
         sys.exit(1)
 
 
-def init_app(app: Flask) -> None:
+def register(cli: click.Group) -> None:
     """Register `monitor demo`."""
-    app.cli.add_command(demo)
+    cli.add_command(demo)

@@ -14,25 +14,28 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 
 from monitor import db
-from monitor.cli import import_group, needs_database
+from monitor.cli import import_group, needs_database, plural
 from monitor.cli.declarations import cli_user
-from monitor.services.registry_import import FileReport, RegistryImportReport, import_registry
+
+if TYPE_CHECKING:
+    from monitor.services.registry_import import FileReport, RegistryImportReport
 
 
 def _describe(report: FileReport) -> list[str]:
     if report.status == "stored":
         counts = (
-            f" ({report.rows} rows: {report.inserted} inserted, {report.updated} updated, "
+            f" ({plural(report.rows, 'row')}: {report.inserted} inserted, "
+            f"{report.updated} updated, "
             f"{report.unchanged} unchanged)"
         )
     else:
-        counts = f" ({report.rows} rows)" if report.rows else ""
+        counts = f" ({plural(report.rows, 'row')})" if report.rows else ""
     lines = [f"{report.file}: {report.status}{counts}"]
     if report.error:
         lines.append(f"  {report.error}")
@@ -53,11 +56,13 @@ def render_text(report: RegistryImportReport) -> str:
     refused = [f.file for f in report.files if f.status == "refused"]
     if refused:
         lines.append(
-            f"{len(refused)} file(s) refused, nothing of them stored; "
-            f"{len(stored)} file(s) stored or unchanged."
+            f"{plural(len(refused), 'file')} refused, nothing of them stored; "
+            f"{plural(len(stored), 'file')} stored or unchanged."
         )
+    elif len(stored) == 1:
+        lines.append("The file was stored or unchanged.")
     else:
-        lines.append(f"All {len(stored)} file(s) stored or unchanged.")
+        lines.append(f"All {len(stored)} files stored or unchanged.")
     return "\n".join(lines)
 
 
@@ -70,6 +75,8 @@ def render_text(report: RegistryImportReport) -> str:
 @needs_database
 def import_registry_command(directory: Path, as_json: bool) -> None:
     """Load the registry files found in DIRECTORY (agencies.csv, licence_events.csv ...)."""
+    from monitor.services.registry_import import import_registry
+
     report = import_registry(db.session(), directory, changed_by=cli_user())
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
@@ -78,6 +85,6 @@ def import_registry_command(directory: Path, as_json: bool) -> None:
     sys.exit(report.exit_code)
 
 
-def init_app(app: Flask) -> None:
+def register(cli: click.Group) -> None:
     """Register `import registry` (the `import` group is added by `monitor.cli`)."""
     import_group.add_command(import_registry_command)

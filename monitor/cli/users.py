@@ -14,14 +14,12 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
 from monitor import db
 from monitor.cli import needs_database
 from monitor.cli.declarations import cli_user
 from monitor.models.accounts import ROLES
-from monitor.services import accounts
 
 users_group = AppGroup("users", help="Create accounts and manage API tokens.")
 token_group = AppGroup("token", help="Issue or revoke API tokens.")
@@ -45,6 +43,8 @@ def _fail(exc: Exception) -> None:
 @needs_database
 def create_user(username: str, role: str, country: str | None, password_stdin: bool) -> None:
     """Create the account USERNAME."""
+    from monitor.services import accounts
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -71,6 +71,8 @@ def create_user(username: str, role: str, country: str | None, password_stdin: b
 @needs_database
 def create_token(username: str, name: str) -> None:
     """Issue an API token for USERNAME and print it (it is shown only this once)."""
+    from monitor.services import accounts
+
     session = db.session()
     try:
         token = accounts.create_token(session, username=username, name=name, actor=cli_user())
@@ -90,6 +92,8 @@ def create_token(username: str, name: str) -> None:
 @needs_database
 def revoke_token(token_id: int) -> None:
     """Revoke the API token ID; requests with it are refused from now on."""
+    from monitor.services import accounts
+
     try:
         token = accounts.revoke_token(db.session(), token_id, actor=cli_user())
     except accounts.AccountError as exc:
@@ -98,6 +102,6 @@ def revoke_token(token_id: int) -> None:
     click.echo(f"Revoked token {token.id} ({token.name!r}).")
 
 
-def init_app(app: Flask) -> None:
+def register(cli: click.Group) -> None:
     """Register the `users` command group."""
-    app.cli.add_command(users_group)
+    cli.add_command(users_group)

@@ -18,6 +18,7 @@ transaction: `actor` says who did it (a username, `cli:<OS user>`, or
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 
@@ -35,9 +36,14 @@ MINISTRY_ROLES = frozenset({"admin", "reviewer", "supervisor"})
 PARTNER_ROLE = "partner"
 MIN_PASSWORD_LENGTH = 10
 PASSWORD_METHOD = "scrypt"
-# Compared against when the user does not exist, so a wrong username costs the
-# same time as a wrong password (no user enumeration by timing).
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the user does not exist, so a wrong username costs the
+    same time as a wrong password (no user enumeration by timing). Made on first
+    use, not at import: scrypt takes a tenth of a second of every command's start."""
+    return generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
 
 
 class AccountError(ValueError):
@@ -106,7 +112,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this username and password (the sign-in is recorded), else None."""
     user = _user_by_name(session, username.strip())
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None

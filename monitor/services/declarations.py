@@ -35,6 +35,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as dt
 import hashlib
@@ -58,6 +59,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.csvsafe import csv_writer
+from monitor.exit_codes import IMPORT_EXIT_CODES
 from monitor.models import Agreement, BatchRejection, Fee, FxRate, ImportBatch, Placement
 from monitor.models.base import utcnow
 from monitor.services.failures import UNEXPECTED_FAILURE, unexpected_failure_reason
@@ -79,7 +81,6 @@ from validators.declarations import (
     value_errors,
 )
 
-EXIT_CODES = {"stored": 0, "partial": 1, "refused": 2}
 # Rejections listed in a report (bounded memory); every one is kept in the batch.
 MAX_LISTED_REJECTIONS = 100_000
 # Rejections fetched per round trip when streaming them all (CSV download):
@@ -93,6 +94,8 @@ TABLES: dict[str, sa.Table] = {
     "fees": Fee.__table__,  # type: ignore[dict-item]
 }
 _HASH_BLOCK = 1 << 20
+# What a line holding no row may consist of (counting a refused file's rows).
+BLANK_CHARACTERS = " \t\r\n,;\ufeff"
 log = logging.getLogger(__name__)
 
 
@@ -118,21 +121,30 @@ class ImportReport:
     @property
     def exit_code(self) -> int:
         """0 every row stored or skipped, 1 some rows rejected, 2 file refused."""
-        return EXIT_CODES[self.status]
+        return IMPORT_EXIT_CODES[self.status]
 
     def to_json(self) -> dict[str, Any]:
-        """The report exactly as the contract's `--json` object."""
+        """The contract's `--json` object, plus `batch_id` and `resent`.
+
+        For a re-sent file (`replayed`) it says what this call did, not what
+        the first sending did: nothing stored, every row skipped, no
+        rejections (the earlier batch, `batch_id`, keeps its report); a
+        re-sent refused file is refused again, with the same error.
+        """
+        resent = self.replayed and self.status != "refused"
         data: dict[str, Any] = {
-            "status": self.status,
+            "status": "stored" if resent else self.status,
             "rows": self.rows,
-            "stored": self.stored,
-            "skipped": self.skipped,
-            "rejected": [
-                {"line": r.line, "column": r.column, "reason": r.reason} for r in self.rejected
-            ],
+            "stored": 0 if resent else self.stored,
+            "skipped": self.rows if resent else self.skipped,
+            "rejected": []
+            if resent
+            else [{"line": r.line, "column": r.column, "reason": r.reason} for r in self.rejected],
         }
         if self.status == "refused":
             data["error"] = self.error or ""
+        data["batch_id"] = self.batch_id
+        data["resent"] = self.replayed
         return data
 
 
@@ -237,7 +249,7 @@ def _import_file(
         return report
     except FileRefused as exc:
         session.rollback()
-        return _record_refusal(session, attempt, str(exc))
+        return _record_refusal(session, attempt, str(exc), rows=file_rows(path))
     except IntegrityError:
         # The same file was stored meanwhile by a concurrent upload: replay it.
         session.rollback()
@@ -563,8 +575,13 @@ def _bulk_insert(
 # --------------------------------------------------------------------------- refusals, reports
 
 
-def _record_refusal(session: Session, attempt: _Attempt, reason: str) -> ImportReport:
-    """Record a refused file as a batch with no rows (after the rollback), and report it.
+def _record_refusal(
+    session: Session, attempt: _Attempt, reason: str, *, rows: int = 0
+) -> ImportReport:
+    """Record a refused file as a batch with no rows stored (after the rollback), and report it.
+
+    `rows` is how many rows the file had (`file_rows`), kept as the batch's
+    `rows_total` so its report says what was refused.
 
     The row of an earlier attempt that failed unexpectedly is reused; a batch
     that a concurrent upload of the same file recorded meanwhile is replayed.
@@ -573,6 +590,7 @@ def _record_refusal(session: Session, attempt: _Attempt, reason: str) -> ImportR
     if existing is not None and not failed_unexpectedly(existing):
         return _report_of(session, existing, replayed=True)
     refused = attempt.fill(existing or attempt.new_batch(), status="refused", error=reason)
+    refused.rows_total = rows
     session.add(refused)
     try:
         session.commit()
@@ -582,7 +600,41 @@ def _record_refusal(session: Session, attempt: _Attempt, reason: str) -> ImportR
         if earlier is None:
             raise
         return _report_of(session, earlier, replayed=True)
-    return ImportReport(batch_id=refused.id, status="refused", error=reason)
+    return ImportReport(batch_id=refused.id, status="refused", rows=rows, error=reason)
+
+
+def file_rows(path: Path) -> int:
+    """How many data rows a refused file has: its non-blank lines after the header.
+
+    Counted on the bytes, so a file refused for its encoding or separator is
+    counted too (a cell quoting a line break counts as two lines); a line of
+    separators only (`,,,,`) is blank. A workbook: its first sheet's non-empty
+    rows after the header. 0 for a file that is not text or cannot be read.
+    """
+    try:
+        if path.suffix.lower() == ".xlsx":
+            from openpyxl import load_workbook
+
+            workbook = load_workbook(path, read_only=True)
+            try:
+                sheet = workbook.worksheets[0]
+                return max(sum(1 for row in sheet.iter_rows(values_only=True) if any(row)) - 1, 0)
+            finally:
+                workbook.close()
+        with path.open("rb") as stream:
+            start = stream.read(4096)
+            stream.seek(0)
+            if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                encoding = "utf-16"
+            elif b"\0" in start:
+                return 0  # not text: no rows to speak of
+            else:
+                encoding = "utf-8"
+            lines = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+            return max(sum(1 for line in lines if line.strip(BLANK_CHARACTERS)) - 1, 0)
+    except Exception as exc:  # noqa: BLE001 - a count for the report, never a second failure
+        log.warning("could not count the rows of refused file %s: %s", path, exc)
+        return 0
 
 
 def _batch_for_file(session: Session, partner: str, kind: str, sha256: str) -> ImportBatch | None:

@@ -129,6 +129,11 @@ def _intervals(licence_no: str, ordered: Sequence[EventLike]) -> list[StatusInte
     return intervals
 
 
+def intervals_from_events(licence_no: str, events: Iterable[EventLike]) -> list[StatusInterval]:
+    """The licence's whole life as intervals, from its events (in any order)."""
+    return _intervals(licence_no, _in_order(events))
+
+
 def _events_query() -> sa.Select:
     return sa.select(
         LicenceEvent.licence_no,

@@ -347,11 +347,20 @@ def normalise_name(name: str | None) -> str:
     """
     if not name:
         return ""
-    text = name.casefold()
+    return " ".join(sorted(_strip_titles(fold_text(name).split())))
+
+
+def fold_text(text: str) -> str:
+    """Text folded as names are, word order kept: `"Rozgār-Sewā"` -> `"rozgar sewa"`.
+
+    Transliterated to Latin, case-folded, diacritics removed, apostrophes
+    removed, any other run of non-letters and non-digits one space. The
+    public licence check folds agency names and queries with it.
+    """
+    text = text.casefold()
     if not text.isascii():
         text = _strip_marks(to_latin(text).casefold()).translate(_LATIN_LETTERS)
-    text = _NOT_WORD.sub(" ", _APOSTROPHES.sub("", text))
-    return " ".join(sorted(_strip_titles(text.split())))
+    return " ".join(_NOT_WORD.sub(" ", _APOSTROPHES.sub("", text)).split())
 
 
 @lru_cache(maxsize=1_000_000)

@@ -9,13 +9,16 @@ def init_app(app: Flask) -> None:
     """Register the blueprints and the CLI."""
     from monitor import api, auth, cli
     from monitor.views import auth as auth_views
-    from monitor.views import batches, cases, dashboard, home
+    from monitor.views import batches, cases, dashboard, file_templates, home, public
 
     app.register_blueprint(home.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(batches.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(file_templates.bp)
     auth.init_app(app)
+    public.init_app(app)
     api.init_app(app)
     cli.init_app(app)

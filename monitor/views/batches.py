@@ -35,6 +35,7 @@ from monitor import db
 from monitor.auth import any_role_required, current_scope, partner_required
 from monitor.services import declarations
 from monitor.uploads import BATCH_ID_IN_URL, DECLARATION_KINDS, UploadRefused, import_upload
+from validators.codes import countries
 
 bp = Blueprint("batches", __name__, url_prefix="/batches")
 
@@ -61,9 +62,21 @@ class UploadForm(FlaskForm):
 
 @bp.get("/")
 @any_role_required
-def index() -> str:
+def index() -> str | tuple[str, int]:
     scope = current_scope()
     country_filter = scope or (request.args.get("country", "").strip().upper() or None)
+    if country_filter is not None and country_filter not in countries():
+        # Say so rather than show an empty list as if no batch had come from there.
+        return render_template(
+            "batches/index.html",
+            batches=[],
+            scope=scope,
+            country_filter=country_filter,
+            country_error=(
+                f"“{country_filter}” is not a country code: use the two-letter ISO 3166-1 "
+                "code, such as MY for Malaysia or QA for Qatar."
+            ),
+        ), HTTPStatus.BAD_REQUEST
     batches = declarations.list_batches(db.session(), country_filter, limit=BATCHES_SHOWN)
     return render_template(
         "batches/index.html", batches=batches, scope=scope, country_filter=country_filter
