@@ -320,6 +320,16 @@ def enable_user(session: Session, username: str, *, actor: str = "system") -> Us
 
 def list_users(session: Session) -> list[UserSummary]:
     """Every account, by username, with whether it is locked by failed sign-ins now."""
+    return _summaries(session, sa.true())
+
+
+def find_user(session: Session, user_id: int) -> UserSummary | None:
+    """One account as `list_users` shows it, or None."""
+    found = _summaries(session, User.id == user_id)
+    return found[0] if found else None
+
+
+def _summaries(session: Session, where: sa.ColumnElement[bool]) -> list[UserSummary]:
     locked = sa.and_(
         SignInFailures.locked_until.is_not(None), SignInFailures.locked_until > utcnow()
     )
@@ -340,6 +350,7 @@ def list_users(session: Session) -> list[UserSummary]:
             sa.case((locked, True), else_=False).label("locked"),
         )
         .outerjoin(SignInFailures, SignInFailures.username == User.username)
+        .where(where)
         .order_by(User.username)
     )
     return [UserSummary(**row._asdict()) for row in rows]
