@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, DateField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from monitor import db
@@ -26,7 +26,7 @@ from monitor.services import accounts
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_required = roles_required("admin", deny=HTTPStatus.NOT_FOUND)
 
-ROLE_CHOICES = [(role, role) for role in ROLES]
+ROLE_CHOICES = [SelectChoice(role, role) for role in ROLES]
 
 
 class _DetailsForm(FlaskForm):
