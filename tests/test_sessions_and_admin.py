@@ -249,3 +249,29 @@ def test_the_admin_page_shows_refusals_and_needs_the_csrf_token(client, login, s
     assert "You cannot disable your own account." in page
     assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
     assert client.get("/admin/users/999999").status_code == 404
+
+
+def test_the_failure_count_is_shared_by_separate_app_processes(app, db_url, login, make_user):
+    """Two apps on one database stand for two gunicorn workers (each its own memory)."""
+    from monitor import create_app
+
+    make_user("mia", "partner", "MY")
+    other_worker = create_app(
+        {"TESTING": True, "DATABASE_URL": db_url, "SECRET_KEY": "test-secret"}
+    ).test_client()
+    for _ in range(3):
+        assert "Unknown username" in login("mia", "wrong password!").get_data(as_text=True)
+    for attempt in range(2):
+        page = other_worker.get("/login").get_data(as_text=True)
+        response = other_worker.post(
+            "/login",
+            data={
+                "username": "mia",
+                "password": "wrong password!",
+                "csrf_token": csrf_token_of(page),
+            },
+        )
+        expected = "locked for a while" if attempt == 1 else "Unknown username"
+        assert expected in response.get_data(as_text=True)
+    assert "locked for a while" in login("mia").get_data(as_text=True)
+    other_worker.application.extensions["monitor.engine"].dispose()
