@@ -1,7 +1,7 @@
 """Account management for admins: `/admin/users` (list, create, update, disable, enable).
 
 Only admins see these pages; every other role gets 404, as if they did not
-exist. The forms are Flask-WTF forms (CSRF checked). Conflict-check details
+exist. The forms are Flask-WTF forms; CSRFProtect checks every POST. Conflict-check details
 (full name, birth date, national id) are write-only here: the page says
 whether they are on file, never what they are; a blank field keeps them.
 The work is done by `monitor.services.accounts`, which logs every change.
@@ -29,35 +29,36 @@ admin_required = roles_required("admin", deny=HTTPStatus.NOT_FOUND)
 ROLE_CHOICES = [SelectChoice(role, role) for role in ROLES]
 
 
-class _DetailsForm(FlaskForm):
-    country = StringField(
-        "Country (partner regulators: ISO code such as MY)", validators=[Length(max=2)]
+def _details() -> tuple[StringField, StringField, DateField, StringField]:
+    """The country and conflict-check fields, made anew for each form (field order)."""
+    return (
+        StringField(
+            "Country (partner regulators: ISO code such as MY)", validators=[Length(max=2)]
+        ),
+        StringField("Full name (staff, conflict check)", validators=[Length(max=300)]),
+        DateField("Birth date (staff, conflict check)", validators=[Optional()]),
+        StringField("National id (staff, conflict check)", validators=[Length(max=64)]),
     )
-    full_name = StringField("Full name (staff, conflict check)", validators=[Length(max=300)])
-    date_of_birth = DateField("Birth date (staff, conflict check)", validators=[Optional()])
-    national_id = StringField("National id (staff, conflict check)", validators=[Length(max=64)])
 
 
-class CreateUserForm(_DetailsForm):
+class CreateUserForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=100)])
     role = SelectField("Role", choices=ROLE_CHOICES)
     password = PasswordField(
         f"Password (at least {accounts.MIN_PASSWORD_LENGTH} characters)",
         validators=[DataRequired(), Length(max=200)],
     )
+    country, full_name, date_of_birth, national_id = _details()
 
 
-class UpdateUserForm(_DetailsForm):
+class UpdateUserForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
     password = PasswordField(
         "New password (blank: keep; a new one signs the account out)",
         validators=[Length(max=200)],
     )
+    country, full_name, date_of_birth, national_id = _details()
     clear_details = BooleanField("Clear the conflict-check details")
-
-
-class ConfirmForm(FlaskForm):
-    """A button alone (disable, enable): its CSRF token is the whole form."""
 
 
 def _user_or_404(user_id: int) -> accounts.UserSummary:
@@ -125,13 +126,12 @@ def user(user_id: int) -> str | Response:
                 else f"Nothing changed for {summary.username!r}."
             )
             return redirect(url_for("admin.user", user_id=user_id))
-    return render_template("admin/user.html", user=summary, form=form, confirm=ConfirmForm())
+    return render_template("admin/user.html", user=summary, form=form)
 
 
 def _switch(user_id: int, enable: bool) -> Response:
+    """Disable or enable (a POST: CSRFProtect has checked its token)."""
     summary = _user_or_404(user_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(HTTPStatus.BAD_REQUEST)
     if not enable and summary.id == current_user.id:
         flash("You cannot disable your own account.")
         return redirect(url_for("admin.user", user_id=user_id))
