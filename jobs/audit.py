@@ -5,7 +5,9 @@ it the run is recorded as `skipped` and nothing else happens), records an
 `AuditRun`, marks runs left `running` by dead processes as `abandoned`
 (every run starts under the lock, so while we hold it any other `running`
 row belongs to a process that died), optionally refreshes the officials
-list, runs each rule and keeps its flags, then posts the digest.
+list, runs each rule and keeps its flags, rebuilds the case counts the
+review queue reads (`monitor.services.cases.refresh_case_counts`, in the
+transaction that records the run's outcome), then posts the digest.
 
 Each rule, on the run's own connection:
 
@@ -68,6 +70,7 @@ from monitor import db
 from monitor.memory import garbage_collection_paused
 from monitor.models import AuditRun
 from monitor.models.base import utcnow
+from monitor.services.cases import refresh_case_counts
 
 log = logging.getLogger(__name__)
 
@@ -335,6 +338,7 @@ def _finish(engine: sa.Engine, result: AuditRunResult, errors: list[str]) -> Non
                 error=result.error,
             )
         )
+        refresh_case_counts(connection)
     log.info("audit run %s %s", result.run_id, result.status)
 
 

@@ -141,6 +141,20 @@ any_role_required = roles_required(*ROLES)
 partner_required = roles_required(accounts.PARTNER_ROLE)
 
 
+def staff_required(view: View) -> View:
+    """Ministry staff only; a partner regulator gets 404, as if the page did not exist."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not accounts.is_ministry(current_user):
+            abort(HTTPStatus.NOT_FOUND)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def current_scope() -> str | None:
     """The country the signed-in user may see (partners), or None (ministry: all)."""
     return accounts.country_scope(current_user)

@@ -14,7 +14,7 @@ def sign_in(page: Page, base: str, username: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/batches/")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def test_an_admin_creates_and_disables_an_account_at_phone_width(

@@ -68,7 +68,7 @@ def test_sign_in_never_redirects_off_site(client, make_user, target):
         query_string={"next": target},
         data={"username": "mia", "password": TEST_PASSWORD, "csrf_token": token},
     )
-    assert response.headers["Location"] == "/batches/"
+    assert response.headers["Location"] == "/"  # the landing page of the role
 
 
 def test_sign_in_returns_to_the_page_asked_for(client, make_user):

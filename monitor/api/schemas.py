@@ -8,6 +8,9 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from werkzeug.datastructures import FileStorage
 
+from monitor.models.audit import SEVERITIES
+from monitor.services.cases import SORTS as CASE_SORTS
+from monitor.services.cases import STATUSES as CASE_STATUSES
 from monitor.uploads import DECLARATION_KINDS
 
 
@@ -99,3 +102,57 @@ class ProblemSchema(ma.Schema):
     report = ma.fields.Nested(
         lambda: ReportSchema(), metadata={"description": "A refused file: the import report."}
     )
+
+
+class CaseQuerySchema(ma.Schema):
+    """The case queue's filters and sort (`monitor.services.cases`)."""
+
+    rule = ma.fields.String(
+        metadata={"description": "Only flags of this rule (e.g. FEE_OVER_CAP)."}
+    )
+    severity = ma.fields.String(
+        validate=ma.validate.OneOf(SEVERITIES),
+        metadata={"description": "Only flags of this severity."},
+    )
+    status = ma.fields.String(
+        load_default="open",
+        validate=ma.validate.OneOf(CASE_STATUSES),
+        metadata={"description": "Flags of this status; `all` for every status."},
+    )
+    country = ma.fields.String(
+        validate=ma.validate.Length(equal=2),
+        metadata={"description": "Only flags about this partner country (ISO 3166-1 alpha-2)."},
+    )
+    agency = ma.fields.String(
+        validate=ma.validate.Length(max=300),
+        metadata={"description": "Licence number or agency name, case-insensitive, partial."},
+    )
+    first_seen_from = ma.fields.Date(metadata={"description": "Flags first seen on or after."})
+    first_seen_to = ma.fields.Date(metadata={"description": "Flags first seen on or before."})
+    sort = ma.fields.String(
+        load_default="risk",
+        validate=ma.validate.OneOf(CASE_SORTS),
+        metadata={"description": "risk (default), newest, oldest or workers (most first)."},
+    )
+
+
+class CaseSchema(ma.Schema):
+    """One agency's flags under review."""
+
+    licence_no = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "None: flags without a licence."}
+    )
+    agency_name = ma.fields.String(
+        required=True, allow_none=True, metadata={"description": "None: not in the registry."}
+    )
+    risk_score = ma.fields.Float(required=True)
+    flags = ma.fields.Integer(required=True)
+    by_severity = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    by_rule = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    workers_affected = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Sum of the flags' workers affected (an upper bound)."},
+    )
+    oldest_first_seen = ma.fields.Date(required=True)
+    newest_first_seen = ma.fields.Date(required=True)
+    partner_countries = ma.fields.List(ma.fields.String(), required=True)

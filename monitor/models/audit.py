@@ -79,6 +79,29 @@ class Flag(Base):
     workers_affected: Mapped[int] = mapped_column(default=0)
 
 
+class CaseCount(Base):
+    """How many flags share one agency, rule, severity, status, partner, day and reach.
+
+    The summary the case queue and the dashboard read (`monitor.services.cases`):
+    the audit rebuilds it from `flags` at the end of every run, in the
+    transaction that records the run's outcome. A few thousand rows stand for
+    hundreds of thousands of flags, so the pages group these instead.
+    """
+
+    __tablename__ = "agency_cases"
+    __table_args__ = (sa.Index("ix_agency_cases_status_licence", "status", "licence_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    licence_no: Mapped[str | None] = mapped_column(sa.String(64))
+    rule: Mapped[str] = mapped_column(sa.String(40))
+    severity: Mapped[str] = mapped_column(sa.String(8))
+    partner_country: Mapped[str | None] = mapped_column(sa.String(2))
+    first_seen: Mapped[dt.date]
+    workers_affected: Mapped[int]
+    flags: Mapped[int]
+
+
 class AuditLock(Base):
     """One row per named lock; the SQLite stand-in for an advisory lock."""
 

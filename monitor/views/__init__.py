@@ -8,12 +8,14 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the blueprints and the CLI."""
     from monitor import api, auth, cli
-    from monitor.views import admin, batches, home
+    from monitor.views import admin, batches, cases, dashboard, home
     from monitor.views import auth as auth_views
 
     app.register_blueprint(home.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(batches.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(cases.bp)
     app.register_blueprint(admin.bp)
     auth.init_app(app)
     api.init_app(app)

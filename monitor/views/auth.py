@@ -35,7 +35,7 @@ def _safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
-    return url_for("batches.index")
+    return url_for("home.index")  # the landing page of the user's role
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,25 +1,21 @@
-"""The home page: ministry staff see the registry ordered by risk; partner
-regulators go to their declarations; visitors sign in first."""
+"""The landing page by role: ministry staff go to the dashboard, partner
+regulators to their declarations; visitors sign in first."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from monitor import db
 from monitor.auth import any_role_required
-from monitor.services.registry_overview import registry_overview
+from monitor.services import accounts
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 @any_role_required
-def index() -> str | Response:
-    if current_user.role == "partner":
-        return redirect(url_for("batches.index"))
-    agencies = registry_overview(db.session(), dt.date.today())
-    return render_template("home.html", agencies=agencies)
+def index() -> Response:
+    if accounts.is_ministry(current_user):
+        return redirect(url_for("dashboard.index"))
+    return redirect(url_for("batches.index"))

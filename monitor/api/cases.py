@@ -1,0 +1,104 @@
+"""`/api/v1/cases`: the case queue for ministry staff tokens.
+
+The same cases as the web queue (`monitor.services.cases.list_cases`): one per
+agency, filtered and sorted by the query string, a page at a time with
+flask-smorest's pagination (`?page=P&page_size=N`, default 50, at most 200;
+the `X-Pagination` header gives the total). A partner regulator's token gets
+404, as for every staff page; an unknown country code is 422 and says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from http import HTTPStatus
+from typing import Any
+
+from flask import Response, abort, g, request
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+from marshmallow import EXCLUDE
+
+from monitor import db
+from monitor.api import ApiBlueprint
+from monitor.api.problems import PROBLEM_MIMETYPE, problem
+from monitor.api.schemas import CaseQuerySchema, CaseSchema, ProblemSchema
+from monitor.services import accounts
+from monitor.services.cases import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    CaseFilterError,
+    CaseFilters,
+    list_cases,
+)
+
+blp = ApiBlueprint(
+    "api_cases",
+    __name__,
+    url_prefix="/api/v1",
+    description="The case queue: audit flags grouped by agency (ministry staff).",
+)
+
+BEARER_PREFIX = "bearer "
+
+
+def _problem_doc(status: HTTPStatus, description: str) -> Any:
+    return blp.alt_response(
+        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
+    )
+
+
+@blp.before_request
+def _authenticate_staff() -> Response | None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith(BEARER_PREFIX):
+        return problem(
+            HTTPStatus.UNAUTHORIZED, "Send an API token as `Authorization: Bearer <token>`."
+        )
+    user = accounts.user_for_token(db.session(), header[len(BEARER_PREFIX) :].strip())
+    if user is None:
+        return problem(HTTPStatus.UNAUTHORIZED, "The API token is unknown or has been revoked.")
+    if not accounts.is_ministry(user):
+        return problem(HTTPStatus.NOT_FOUND, "The requested URL was not found on the server.")
+    g.api_user = user
+    return None
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    @blp.arguments(CaseQuerySchema, location="query", unknown=EXCLUDE)
+    @blp.response(HTTPStatus.OK, CaseSchema(many=True))
+    @blp.paginate(page_size=DEFAULT_PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
+    @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
+    @_problem_doc(HTTPStatus.NOT_FOUND, "A partner regulator's token: staff only.")
+    @_problem_doc(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid filters (an unknown country code).")
+    def get(self, query: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """The cases: open flags grouped by agency, highest risk first.
+
+        Filter by `rule`, `severity`, `status`, `country`, `agency` (licence
+        number or name) and the first-seen range; sort by `risk`, `newest`,
+        `oldest` or `workers`. Every sort ends on the licence number, so pages
+        are stable.
+        """
+        filters = CaseFilters(
+            rule=query.get("rule"),
+            severity=query.get("severity"),
+            status=query["status"],
+            partner_country=query.get("country"),
+            agency=query.get("agency"),
+            first_seen_from=query.get("first_seen_from"),
+            first_seen_to=query.get("first_seen_to"),
+        )
+        try:
+            page = list_cases(
+                db.session(),
+                filters,
+                today=dt.date.today(),
+                sort=query["sort"],
+                offset=pagination_parameters.first_item,
+                limit=pagination_parameters.page_size,
+            )
+        except CaseFilterError as exc:
+            # Raised, not returned: a paginated view may not return a Response.
+            abort(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
+        pagination_parameters.item_count = page.total
+        return page.cases
