@@ -1,7 +1,13 @@
 """Web security: sign-in sessions, role and country checks, CSRF, headers, limits.
 
-- Flask-Login keeps the signed-in user in the session cookie; the user is
-  reloaded from the database on each request (a deactivated user is out).
+- Flask-Login keeps the signed-in user in the session cookie as
+  `<id>.<session_version>`; the user is reloaded from the database on each
+  request, and refused when disabled or when the version is no longer the
+  account's (sign-out, a password change and disabling bump it), so a copied
+  cookie stops working at once. `start_session` records in the cookie when
+  the session began and when it was last used: it ends after
+  `SESSION_IDLE_MINUTES` without a request (default 30) and
+  `SESSION_ABSOLUTE_HOURS` after sign-in (default 12), whatever happens.
 - Flask-WTF's CSRFProtect checks a token on every form POST; the REST API
   (`/api/...`) is exempt because it accepts bearer tokens only, never the
   session cookie, so a third-party page cannot ride on a signed-in browser.
@@ -13,19 +19,24 @@
   secure-cookie flag follow `MONITOR_FORCE_HTTPS` (off by default: a reverse
   proxy usually terminates TLS; set it to 1 when the app itself sees HTTPS).
 - Flask-Limiter (in-memory storage) limits sign-in attempts per client
-  address: `MONITOR_LOGIN_RATE_LIMIT`, default "10 per minute".
+  address: `MONITOR_LOGIN_RATE_LIMIT`, default "10 per minute". Per account,
+  `LOGIN_LOCKOUT_FAILURES` failed sign-ins in a row (default 5) lock the
+  username for `LOGIN_LOCKOUT_MINUTES` (default 15), counted in the database
+  (`accounts.authenticate`), so every worker shares the count.
 - Errors: `/api/...` answers in problem+json, every other page in HTML
   (a file over `MAX_CONTENT_LENGTH` gets a 413 page naming the limit).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, TypeVar
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -59,15 +70,58 @@ DEFAULT_LOGIN_RATE_LIMIT = "10 per minute"
 View = TypeVar("View", bound=Callable[..., Any])
 
 
+# Session keys (seconds since the epoch): when the session began, when last used.
+SIGNED_IN_AT = "signed_in_at"
+SEEN_AT = "seen_at"
+# Rewrite `seen_at` (and so the cookie) at most this often.
+SEEN_RESOLUTION_SECONDS = 60
+
+
+def start_session() -> None:
+    """Mark the session just signed in: its idle and absolute lifetimes start now."""
+    now = int(time.time())
+    session.permanent = True  # the browser keeps it PERMANENT_SESSION_LIFETIME at most
+    session[SIGNED_IN_AT] = now
+    session[SEEN_AT] = now
+
+
+def lockout_policy() -> accounts.Lockout:
+    """The sign-in lockout the settings ask for."""
+    return accounts.Lockout(
+        failures=int(current_app.config["LOGIN_LOCKOUT_FAILURES"]),
+        period=dt.timedelta(minutes=int(current_app.config["LOGIN_LOCKOUT_MINUTES"])),
+    )
+
+
+def _session_expired(now: float) -> bool:
+    signed_in, seen = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    if not isinstance(signed_in, int) or not isinstance(seen, int):
+        return True
+    config = current_app.config
+    return (
+        now - seen > int(config["SESSION_IDLE_MINUTES"]) * 60
+        or now - signed_in > int(config["SESSION_ABSOLUTE_HOURS"]) * 3600
+    )
+
+
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+def _load_user(session_id: str) -> User | None:
+    now = time.time()
+    user = None if _session_expired(now) else accounts.user_for_session(db.session(), session_id)
+    if user is None:
+        for key in ("_user_id", "_fresh", SIGNED_IN_AT, SEEN_AT):
+            session.pop(key, None)
         return None
-    return accounts.get_user(db.session(), int(user_id))
+    if now - session[SEEN_AT] >= SEEN_RESOLUTION_SECONDS:
+        session[SEEN_AT] = int(now)
+    return user
 
 
-def roles_required(*roles: str) -> Callable[[View], View]:
-    """Let in only signed-in users with one of `roles` (others: sign-in page or 403)."""
+def roles_required(*roles: str, deny: HTTPStatus = HTTPStatus.FORBIDDEN) -> Callable[[View], View]:
+    """Let in only signed-in users with one of `roles` (others: sign-in page, or `deny`).
+
+    `deny=HTTPStatus.NOT_FOUND` for pages whose existence others need not know.
+    """
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
@@ -75,7 +129,7 @@ def roles_required(*roles: str) -> Callable[[View], View]:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if current_user.role not in roles:
-                abort(HTTPStatus.FORBIDDEN)
+                abort(deny)
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -148,6 +202,7 @@ def init_app(app: Flask) -> None:
     from monitor.views import auth as auth_views
 
     login_manager.init_app(app)
+    app.permanent_session_lifetime = dt.timedelta(hours=int(app.config["SESSION_ABSOLUTE_HOURS"]))
     csrf.init_app(app)
     force_https = bool(app.config.get("FORCE_HTTPS", False))
     Talisman(

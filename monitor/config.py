@@ -21,6 +21,13 @@ DECIMAL_THRESHOLDS = (
     "OUTLIER_Z",
 )
 INTEGER_THRESHOLDS = ("OUTLIER_MIN_PLACEMENTS", "DUPLICATE_WORKER_DAYS", "NAME_SIMILARITY")
+# Sessions and sign-in lockout (monitor.auth, monitor.services.accounts).
+ACCOUNT_SETTINGS = (
+    "SESSION_IDLE_MINUTES",
+    "SESSION_ABSOLUTE_HOURS",
+    "LOGIN_LOCKOUT_FAILURES",
+    "LOGIN_LOCKOUT_MINUTES",
+)
 
 
 class ConfigError(ValueError):
@@ -41,6 +48,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # The decision log's Ed25519 signing key (PEM); empty: a key made on first
         # use in the instance folder (monitor.services.decision_log).
         "LOG_SIGNING_KEY": "",
+        # A session ends after this long without a request, and this long after
+        # sign-in whatever happens; sign-out ends every session of the user.
+        "SESSION_IDLE_MINUTES": 30,
+        "SESSION_ABSOLUTE_HOURS": 12,
+        # This many failed sign-ins in a row lock the username for this long.
+        "LOGIN_LOCKOUT_FAILURES": 5,
+        "LOGIN_LOCKOUT_MINUTES": 15,
         # Audit thresholds (contract defaults).
         "FEE_CAP_TOLERANCE": "0.005",
         "UNDERDECLARED_RATIO": "0.10",
@@ -95,4 +109,10 @@ def check(settings: Mapping[str, Any]) -> None:
     for name in INTEGER_THRESHOLDS:
         if not str(settings[name]).strip().isdigit():
             raise ConfigError(f"MONITOR_{name} must be a whole number, got {settings[name]!r}")
+    for name in ACCOUNT_SETTINGS:
+        text = str(settings[name]).strip()
+        if not text.isdigit() or int(text) == 0:
+            raise ConfigError(
+                f"MONITOR_{name} must be a whole number above 0, got {settings[name]!r}"
+            )
     placeholder_birth_dates(settings["PLACEHOLDER_BIRTH_DATES"])

@@ -74,7 +74,7 @@ def test_a_next_address_with_cr_or_lf_signs_in_to_the_usual_page(app, make_user,
         },
     )
     assert signed_in.status_code == 302
-    assert signed_in.headers["Location"] == "/batches/"
+    assert signed_in.headers["Location"] == "/"  # the landing page of the role
     assert "X-Injected" not in signed_in.headers
 
 

@@ -24,6 +24,10 @@ MONITOR = Path(sys.executable).with_name("monitor")
         ("FEE_CAP_TOLERANCE", "-1"),
         ("DUPLICATE_WORKER_DAYS", "1.5"),
         ("PLACEHOLDER_BIRTH_DATES", "1900-01-01,01/01/1970"),
+        ("SESSION_IDLE_MINUTES", "0"),
+        ("SESSION_ABSOLUTE_HOURS", "twelve"),
+        ("LOGIN_LOCKOUT_FAILURES", "-5"),
+        ("LOGIN_LOCKOUT_MINUTES", "1.5"),
     ],
 )
 def test_malformed_settings_are_refused(tmp_path, setting, value):

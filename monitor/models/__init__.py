@@ -1,6 +1,6 @@
 """All models, importable from one place; `Base.metadata` is the schema Alembic checks."""
 
-from monitor.models.accounts import ApiToken, User
+from monitor.models.accounts import ApiToken, SignInFailures, User
 from monitor.models.audit import AuditLock, AuditRun, CaseCount, Flag, apscheduler_jobs
 from monitor.models.base import Base
 from monitor.models.decision_log import DecisionLogEntry
@@ -38,6 +38,7 @@ __all__ = [
     "Official",
     "Placement",
     "RegistryChange",
+    "SignInFailures",
     "User",
     "apscheduler_jobs",
 ]

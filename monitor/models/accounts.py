@@ -24,6 +24,13 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Staff only, for the conflict-of-interest check; never shown to other users.
+    # `national_id` is stored as `matching.normalise_id` writes it.
+    full_name: Mapped[str | None] = mapped_column(sa.String(300))
+    date_of_birth: Mapped[dt.date | None]
+    national_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # In the session cookie (`get_id`); bumping it ends every session of the user.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     # Flask-Login protocol.
     @property
@@ -39,7 +46,23 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """`<id>.<session_version>`: what the session cookie holds (monitor.auth)."""
+        return f"{self.id}.{self.session_version}"
+
+
+class SignInFailures(Base):
+    """Failed sign-ins per username, shared by every worker (a lock after too many).
+
+    Keyed by the name typed, whether or not such an account exists, so a lock
+    reveals nothing about which usernames exist.
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    username: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class ApiToken(Base):

@@ -8,8 +8,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the blueprints and the CLI."""
     from monitor import api, auth, cli
+    from monitor.views import admin, batches, cases, dashboard, file_templates, home, public
     from monitor.views import auth as auth_views
-    from monitor.views import batches, cases, dashboard, file_templates, home, public
 
     app.register_blueprint(home.bp)
     app.register_blueprint(auth_views.bp)
@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(cases.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(file_templates.bp)
+    app.register_blueprint(admin.bp)
     auth.init_app(app)
     public.init_app(app)
     api.init_app(app)

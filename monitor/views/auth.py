@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from monitor import db
+from monitor import auth, db
 from monitor.services import accounts
 
 bp = Blueprint("auth", __name__)
@@ -44,18 +44,34 @@ def login() -> str | Response:
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(db.session(), form.username.data, form.password.data)
-        if user is not None:
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append("Unknown username or wrong password.")
+        try:
+            user = accounts.authenticate(
+                db.session(),
+                form.username.data,
+                form.password.data,
+                lockout=auth.lockout_policy(),
+            )
+        except accounts.AccountLocked:
+            form.password.errors.append(
+                "Too many failed sign-ins: this account is locked for a while. Try again later."
+            )
+        else:
+            if user is not None:
+                login_user(user)
+                auth.start_session()
+                return redirect(_safe_next(request.args.get("next")))
+            form.password.errors.append("Unknown username or wrong password.")
     return render_template("auth/login.html", form=form)
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    """A POST (CSRFProtect checks its token), so no other site can sign you out."""
+    """A POST (CSRFProtect checks its token), so no other site can sign you out.
+
+    Ends every session of the account (a copied cookie stops working too).
+    """
+    accounts.end_sessions(db.session(), current_user.id)
     logout_user()
     flash("You are signed out.")
     return redirect(url_for("auth.login"))
