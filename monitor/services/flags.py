@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -149,9 +149,11 @@ def flag_weight(severity: str, workers_affected: int, age_days: int) -> float:
     return SEVERITY_WEIGHT.get(severity, 1.0) * math.sqrt(max(workers_affected, 1)) * recency
 
 
-def agency_risk_scores(session: Session, today: dt.date) -> list[AgencyRisk]:
-    """Every agency with open flags, scored and ordered for the review queue."""
-    groups = session.execute(
+def agency_risk_scores(
+    session: Session, today: dt.date, licence_nos: Collection[str] | None = None
+) -> list[AgencyRisk]:
+    """Every agency with open flags (or only `licence_nos`), scored and ordered for review."""
+    query = (
         sa.select(
             Flag.licence_no,
             Flag.severity,
@@ -162,6 +164,9 @@ def agency_risk_scores(session: Session, today: dt.date) -> list[AgencyRisk]:
         .where(Flag.status == "open", Flag.licence_no.is_not(None))
         .group_by(Flag.licence_no, Flag.severity, Flag.first_seen, Flag.workers_affected)
     )
+    if licence_nos is not None:
+        query = query.where(Flag.licence_no.in_(sorted(licence_nos)))
+    groups = session.execute(query)
     totals: dict[str, dict[str, float]] = {}
     for licence_no, severity, first_seen, workers, count in groups:
         agency = totals.setdefault(

@@ -8,12 +8,16 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the blueprints and the CLI."""
     from monitor import api, auth, cli
+    from monitor.views import agencies, audit_runs, batches, flag_pages, home
     from monitor.views import auth as auth_views
-    from monitor.views import batches, home
 
     app.register_blueprint(home.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(batches.bp)
+    app.register_blueprint(agencies.bp)
+    app.register_blueprint(agencies.registry_bp)
+    app.register_blueprint(flag_pages.bp)
+    app.register_blueprint(audit_runs.bp)
     auth.init_app(app)
     api.init_app(app)
     cli.init_app(app)
