@@ -112,6 +112,7 @@ def docs_asset(filename: str) -> Response:
 def init_app(app: Flask) -> None:
     """Register the API, its OpenAPI document and its docs page; exempt it from CSRF."""
     from monitor.api.batches import blp as batches_blp
+    from monitor.api.flags import blp as flags_blp
     from monitor.auth import csrf
 
     app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
@@ -124,7 +125,8 @@ def init_app(app: Flask) -> None:
             "openapi_version": "3.0.3",
             "info": {
                 "description": (
-                    "Upload declarations and read their import reports. Authenticate with "
+                    "Upload declarations and read their import reports; ministry staff read "
+                    "audit flags (with evidence) and audit runs. Authenticate with "
                     "`Authorization: Bearer <token>` (`monitor users token create`). "
                     "Errors are RFC 9457 problem details (application/problem+json)."
                 )
@@ -134,6 +136,8 @@ def init_app(app: Flask) -> None:
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(batches_blp)
+    api.register_blueprint(flags_blp)
     csrf.exempt(batches_blp)
+    csrf.exempt(flags_blp)
     app.register_blueprint(docs_bp)
     app.extensions["monitor.api"] = api

@@ -48,7 +48,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from jobs.rules.base import canonical_subject
 from jobs.rules.common import HALF_CENT, placement_fee_facts
 from monitor.models import (
     Agency,
@@ -61,7 +60,6 @@ from monitor.models import (
     RegistryChange,
 )
 from monitor.services.licence_status import StatusInterval, timeline
-from monitor.services.matching import mask_id
 
 FLAGS_PER_RULE = 10
 CHANGES_SHOWN = 50
@@ -348,6 +346,10 @@ def _corridors(session: Session, licence_no: str, today: dt.date) -> list[Corrid
 
 def _people(session: Session, licence_no: str) -> list[PersonRow]:
     """The agency's people (owners and directors first) with the COI flags naming them."""
+    # Imported here: they bring the person matching (PyICU), which most callers never need.
+    from jobs.rules.base import canonical_subject
+    from monitor.services.matching import mask_id
+
     people = session.execute(
         sa.select(
             AgencyPerson.full_name,

@@ -40,7 +40,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from jobs.rules.base import Finding
 from monitor.models import Fee, FeeRule, Flag, FxRate, Placement
 
 ROWS_SHOWN = 200
@@ -332,6 +331,9 @@ def _related_flags(
     session: Session, flag: Flag, placements: list[PlacementRow]
 ) -> list[RelatedFlag]:
     """Other flags on the same placement(s) or worker(s), by their keys (one query)."""
+    # Imported here: the rules' base brings the person matching (PyICU).
+    from jobs.rules.base import Finding
+
     subjects: set[tuple[str | None, str, str]] = set()
     for placement in placements:
         subjects.add((placement.partner_country, "placement_id", placement.placement_id))
