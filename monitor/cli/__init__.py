@@ -42,10 +42,10 @@ import_group = click.Group("import", help="Load registry files or declarations."
 
 def init_app(app: Flask) -> None:
     """Register every command group on the app's CLI."""
-    from monitor.cli import audit, database, declarations, demo, registry, users
+    from monitor.cli import audit, database, declarations, demo, flags, registry, users
 
     app.cli.add_command(import_group)
-    for module in (database, registry, declarations, audit, users, demo):
+    for module in (database, registry, declarations, audit, flags, users, demo):
         module.init_app(app)
 
 

@@ -4,8 +4,10 @@ Export: one row per flag (every status), in a stable order: rule,
 licence_no (none first), the subject's canonical JSON (`subject_key`),
 then the flag key (which adds the partner country), all compared bytewise
 on both databases. Each row
-has exactly the contract keys `rule, licence_no, severity, subject,
-evidence, status, first_seen, last_seen`; `subject` and `evidence` keys
+has the contract keys `rule, licence_no, severity, subject, evidence,
+status, first_seen, last_seen`, then `id`, the flag's number in this
+monitor (`monitor flags show ID`, `/flags/ID`), last so that readers of
+the contract's columns by position are unaffected; `subject` and `evidence` keys
 are sorted so the output is the same on SQLite and PostgreSQL. JSONL is
 one JSON object per line; CSV has the same columns with `subject` and
 `evidence` as JSON text, every cell escaped against spreadsheet formulas
@@ -50,6 +52,7 @@ EXPORT_COLUMNS = (
     "status",
     "first_seen",
     "last_seen",
+    "id",
 )
 
 SEVERITY_WEIGHT = {"high": 10.0, "medium": 3.0, "low": 1.0}
@@ -80,6 +83,7 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
             Flag.status,
             Flag.first_seen,
             Flag.last_seen,
+            Flag.id,
         )
         .order_by(
             _bytewise(session, Flag.rule),
@@ -100,6 +104,7 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
             "status": row.status,
             "first_seen": row.first_seen.isoformat(),
             "last_seen": row.last_seen.isoformat(),
+            "id": row.id,
         }
 
 

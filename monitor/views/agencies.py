@@ -16,7 +16,6 @@ from http import HTTPStatus
 from flask import Blueprint, abort, current_app, render_template, request
 
 from monitor import db
-from monitor.charts.dossier import corridor_fee_chart, licence_timeline
 from monitor.services.dossier import CorridorFees, agency_dossier
 from monitor.services.registry_overview import registry_page
 from monitor.views.staff import staff_required
@@ -28,6 +27,9 @@ registry_bp = Blueprint("registry", __name__, url_prefix="/registry")
 @bp.get("/<licence_no>")
 @staff_required
 def dossier(licence_no: str) -> str:
+    # Imported here: pygal is needed by this page only (the command line loads every view).
+    from monitor.charts.dossier import corridor_fee_chart, licence_timeline
+
     today = dt.date.today()
     tolerance = Decimal(str(current_app.config["FEE_CAP_TOLERANCE"]))
     found = agency_dossier(db.session(), licence_no, today, fee_cap_tolerance=tolerance)
