@@ -547,7 +547,7 @@ def _bulk_insert(
     values: dict[str, Sequence[Any]] = {name: rows[name].tolist() for name in COLUMNS[kind]}
     values["partner_country"] = itertools.repeat(partner)  # type: ignore[assignment]
     values["batch_id"] = itertools.repeat(batch_id)  # type: ignore[assignment]
-    values["line"] = (rows.index + 2).tolist()  # the frame's index is the row's position
+    values["line"] = rows.index.tolist()  # declaration frames are indexed by line number
     if connection.dialect.name == "postgresql":
         copy_statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
             pgsql.Identifier(table.name), pgsql.SQL(", ").join(map(pgsql.Identifier, names))
