@@ -206,3 +206,20 @@ def test_dossier_reads_only_its_own_placements(session, world):
 
     assert fees.placements == 3
     assert fees.agency_max_usd == Decimal("500.00")
+
+
+def test_charts_are_plain_svg_with_the_cap_line(session, world):
+    from monitor.charts.dossier import corridor_fee_chart, licence_timeline
+    from monitor.services.licence_status import StatusInterval
+
+    dossier = agency_dossier(session, LICENCE, TODAY)
+    timeline = licence_timeline(dossier.intervals, TODAY)
+    fees = corridor_fee_chart(AGREEMENT, dossier.fees)
+
+    for chart in (timeline, fees):
+        assert chart.startswith("<svg") and "<script" not in chart
+    assert "today: active" in timeline and "suspended" in timeline
+    assert ">cap</text>" in fees  # the legend of the cap line
+    # Only the cap is drawn as a line: one segment per year (here one year).
+    assert fees.count('class="line reactive nofill"') == len(dossier.fees) == 1
+    assert licence_timeline([StatusInterval(LICENCE, "not_licensed", None, None)], TODAY) is None

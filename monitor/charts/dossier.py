@@ -90,6 +90,8 @@ def licence_timeline(intervals: Sequence[StatusInterval], today: dt.date) -> Mar
         legend_at_bottom_columns=3,
         range=(-0.5, len(STATUS_LEVELS) - 0.5),
         truncate_legend=-1,
+        truncate_label=-1,
+        x_value_formatter=lambda day: day.strftime("%b %Y"),
     )
     chart.y_labels = [
         {"label": status.replace("_", " "), "value": level}
@@ -119,8 +121,14 @@ def _number(value: Any) -> float | None:
 
 
 def corridor_fee_chart(agreement_id: str, rows: Sequence[CorridorFees]) -> Markup:
-    """One corridor: mean fee per placement per deployment year, by source, and the cap line."""
-    chart = pygal.Line(
+    """One corridor: mean fee per placement per deployment year, by source, and the cap line.
+
+    An XY chart with the years on the x axis: the cap is a line across each
+    year's band (so it is drawn even for a single year), the agency-declared
+    and worker-reported means are dots on either side of the band's middle.
+    """
+    years = [row.year for row in rows]
+    chart = pygal.XY(
         js=[],
         style=_style(FEE_COLOURS, 3),
         title=f"{agreement_id}: fee per placement against the cap (USD, mean)",
@@ -130,14 +138,26 @@ def corridor_fee_chart(agreement_id: str, rows: Sequence[CorridorFees]) -> Marku
         legend_at_bottom_columns=3,
         truncate_legend=-1,
         include_x_axis=True,
-        dots_size=4,
+        xrange=(min(years) - 0.5, max(years) + 0.5),
+        x_labels=years,
+        x_value_formatter=lambda year: str(int(year)),
+        show_x_guides=False,
+        dots_size=6,
     )
-    chart.x_labels = [str(row.year) for row in rows]
-    chart.add("agency-declared", [_number(row.agency_mean_usd) for row in rows])
-    chart.add("worker-reported", [_number(row.worker_mean_usd) for row in rows])
-    chart.add(
-        "cap",
-        [_number(row.cap_mean_usd) for row in rows],
-        stroke_style={"dasharray": "8, 4"},
-    )
+    for name, offset, figure in (
+        ("agency-declared", -0.12, "agency_mean_usd"),
+        ("worker-reported", 0.12, "worker_mean_usd"),
+    ):
+        points = [
+            (row.year + offset, _number(getattr(row, figure)))
+            for row in rows
+            if getattr(row, figure) is not None
+        ]
+        chart.add(name, points or [None], stroke=False)
+    cap_line: list[tuple[float, float | None] | None] = []
+    for row in rows:
+        if row.cap_mean_usd is not None:
+            cap = _number(row.cap_mean_usd)
+            cap_line += [(row.year - 0.4, cap), (row.year + 0.4, cap), None]
+    chart.add("cap", cap_line or [None], show_dots=False, stroke_style={"dasharray": "8, 4"})
     return svg(chart)
