@@ -4,8 +4,8 @@ Ministry tokens only (admin, reviewer, supervisor); a partner regulator's
 token gets 404, as the staff pages do. Flags come a page at a time
 (`page`, `page_size`, default 100, at most 1000; the `X-Pagination` header
 gives the total), by id, filtered by `rule`, `licence` and `status`;
-`/flags/{id}` adds the evidence and the rule's definition. Unknown query
-parameters are ignored (the paging parameters share the query string). Audit runs come
+`/flags/{id}` adds the evidence and the rule's definition. An unknown
+query parameter is refused with 422. Audit runs come
 newest first with their per-rule figures, notes and error. The work is
 `monitor.services.flag_list` and `monitor.services.audit_history`.
 """
@@ -19,7 +19,7 @@ import marshmallow as ma
 from flask import Response, abort, g
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
-from marshmallow import EXCLUDE
+from marshmallow import RAISE
 
 from monitor import db
 from monitor.api import ApiBlueprint
@@ -39,9 +39,21 @@ FLAGS_PAGE_SIZE = 100
 MAX_FLAGS_PAGE_SIZE = 1000
 RUNS_PAGE_SIZE = 20
 MAX_RUNS_PAGE_SIZE = 200
+PAGING_PARAMETERS = ("page", "page_size")
 
 
-class FlagQuerySchema(ma.Schema):
+class PagedQuerySchema(ma.Schema):
+    """Query parameters beside the paging ones (`page`, `page_size`, read by the paginator).
+
+    Any other unknown parameter is refused (422), as everywhere in the API.
+    """
+
+    @ma.pre_load
+    def _without_paging(self, data: Any, **_: Any) -> dict[str, Any]:
+        return {key: data[key] for key in data if key not in PAGING_PARAMETERS}
+
+
+class FlagQuerySchema(PagedQuerySchema):
     rule = ma.fields.String(metadata={"description": "Only this rule's flags (`FEE_OVER_CAP`)."})
     licence = ma.fields.String(metadata={"description": "Only this agency's flags (licence_no)."})
     status = ma.fields.String(metadata={"description": "Only flags in this status (`open`)."})
@@ -115,7 +127,7 @@ def _staff_only() -> Response | None:
 
 @blp.route("/flags")
 class Flags(MethodView):
-    @blp.arguments(FlagQuerySchema, location="query", unknown=EXCLUDE)
+    @blp.arguments(FlagQuerySchema, location="query", unknown=RAISE)
     @blp.response(HTTPStatus.OK, FlagSchema(many=True))
     @blp.paginate(page_size=FLAGS_PAGE_SIZE, max_page_size=MAX_FLAGS_PAGE_SIZE)
     @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
@@ -152,11 +164,12 @@ class FlagDetail(MethodView):
 
 @blp.route("/audit-runs")
 class AuditRuns(MethodView):
+    @blp.arguments(PagedQuerySchema, location="query", unknown=RAISE)
     @blp.response(HTTPStatus.OK, AuditRunSchema(many=True))
     @blp.paginate(page_size=RUNS_PAGE_SIZE, max_page_size=MAX_RUNS_PAGE_SIZE)
     @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
     @_problem_doc(HTTPStatus.NOT_FOUND, NOT_STAFF)
-    def get(self, pagination_parameters: PaginationParameters) -> Any:
+    def get(self, _query: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """Audit runs, newest first, with per-rule figures, notes and error."""
         session = db.session()
         pagination_parameters.item_count = audit_history.count_audit_runs(session)

@@ -20,6 +20,16 @@ from sqlalchemy.orm import Session
 from monitor.models import AuditRun
 
 FAILED_STATUSES = ("failed", "abandoned")
+MAX_OFFSET = 2**63 - 1
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored timestamp in UTC (SQLite gives them back naive, and they are UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,8 @@ def _rule_figures(code: str, stats: dict[str, Any]) -> RuleFigures:
 
 def audit_runs(session: Session, *, limit: int = 20, offset: int = 0) -> list[AuditRunRow]:
     """Runs newest first, with their per-rule figures, notes and error."""
+    if offset + limit > MAX_OFFSET:
+        return []  # past any offset the database can take
     rows = session.execute(
         sa.select(
             AuditRun.id,
@@ -102,8 +114,8 @@ def audit_runs(session: Session, *, limit: int = 20, offset: int = 0) -> list[Au
             id=row.id,
             trigger=row.trigger,
             status=row.status,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
+            started_at=utc(row.started_at),
+            finished_at=utc(row.finished_at),
             hostname=row.hostname,
             error=row.error,
             rules=[_rule_figures(code, stats) for code, stats in sorted((row.stats or {}).items())],

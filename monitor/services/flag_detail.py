@@ -43,6 +43,10 @@ from sqlalchemy.orm import Session
 from monitor.models import Fee, FeeRule, Flag, FxRate, Placement
 
 ROWS_SHOWN = 200
+# Ids are 32-bit integers in the database, offsets 64-bit: a number past
+# them matches nothing (asking the database would be an overflow error).
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
 SEPARATOR = " › "
 
 
@@ -191,6 +195,8 @@ def flag_detail(
     session: Session, flag_id: int, *, fee_cap_tolerance: Decimal = Decimal("0.005")
 ) -> FlagDetail | None:
     """Everything about one flag, or None if there is no flag `flag_id`."""
+    if not 0 < flag_id <= MAX_ID:
+        return None
     flag = session.get(Flag, flag_id)
     if flag is None:
         return None

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from monitor.models import Flag
-from monitor.services.flag_detail import rule_definition
+from monitor.services.audit_history import utc
+from monitor.services.flag_detail import MAX_ID, MAX_OFFSET, rule_definition
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ def list_flags(
     limit: int = 100,
     offset: int = 0,
 ) -> list[FlagSummary]:
-    """One page of the flags that match, by id."""
+    """One page of the flags that match, by id ([] past the largest possible offset)."""
+    if offset + limit > MAX_OFFSET:
+        return []
     rows = session.execute(
         sa.select(*_SUMMARY_COLUMNS)
         .where(*_conditions(rule, licence_no, status))
@@ -107,6 +110,8 @@ def count_flags(
 
 def get_flag(session: Session, flag_id: int) -> FlagRecord | None:
     """One flag with its evidence, or None."""
+    if not 0 < flag_id <= MAX_ID:
+        return None
     row = session.execute(
         sa.select(
             *_SUMMARY_COLUMNS,
@@ -124,5 +129,5 @@ def get_flag(session: Session, flag_id: int) -> FlagRecord | None:
         evidence=row.evidence or {},
         first_run_id=row.first_run_id,
         last_run_id=row.last_run_id,
-        cleared_at=row.cleared_at,
+        cleared_at=utc(row.cleared_at),
     )
