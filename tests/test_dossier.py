@@ -102,6 +102,7 @@ def test_dossier_figures(session, world):
 
 def test_dossier_of_an_unknown_licence_is_none(session, world):
     assert agency_dossier(session, "L-9999", TODAY) is None
+    assert agency_dossier(session, f"{LICENCE}\x00", TODAY) is None
 
 
 def test_flags_per_rule_are_capped_and_open_first(session, factory, world):

@@ -78,6 +78,7 @@ def test_unknown_parameters_and_huge_numbers(client, staff, world):
         response = client.get(url, headers=staff)
         assert response.status_code == 422, url
         assert response.json["errors"] == {"colour": ["Unknown field."]}
+    assert client.get("/api/v1/flags?licence=L%00", headers=staff).json == []
     huge = 10**30
     assert client.get(f"/api/v1/flags/{huge}", headers=staff).status_code == 404
     for url in (f"/api/v1/flags?page={huge}", f"/api/v1/audit-runs?page={huge}"):

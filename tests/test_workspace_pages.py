@@ -90,6 +90,7 @@ def test_registry_search_is_case_insensitive_and_partial(session):
     assert [a.licence_no for a in registry_page(session, today, "50%").agencies] == ["X-50%"]
     assert registry_page(session, today, "%").total == 1  # a literal percent sign
     assert registry_page(session, today, "nobody").agencies == []
+    assert registry_page(session, today, "Himal\x00").total == 0
 
 
 def test_registry_page_links_each_agency_and_pages(session, client, staff):

@@ -254,6 +254,8 @@ def agency_dossier(
     fee_cap_tolerance: Decimal = Decimal("0.005"),
 ) -> Dossier | None:
     """The dossier of `licence_no` on `today`, or None if the registry has no such agency."""
+    if "\x00" in licence_no:
+        return None  # no licence number holds a NUL (PostgreSQL cannot compare one)
     agency = session.execute(sa.select(Agency).where(Agency.licence_no == licence_no)).scalar()
     if agency is None:
         return None

@@ -64,6 +64,8 @@ _SUMMARY_COLUMNS = (
 def _conditions(
     rule: str | None, licence_no: str | None, status: str | None
 ) -> list[sa.ColumnElement[bool]]:
+    if any("\x00" in value for value in (rule, licence_no, status) if value):
+        return [sa.false()]  # no stored text holds a NUL (PostgreSQL cannot even compare one)
     conditions = []
     if rule:
         conditions.append(Flag.rule == rule.strip().upper())

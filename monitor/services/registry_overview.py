@@ -94,7 +94,9 @@ def registry_page(
     """
     query = query.strip()
     condition = sa.true()
-    if query:
+    if "\x00" in query:
+        condition = sa.false()  # no stored name holds a NUL (PostgreSQL cannot compare one)
+    elif query:
         pattern = f"%{_escaped_like(query)}%"
         condition = sa.or_(
             Agency.name.ilike(pattern, escape="\\"), Agency.licence_no.ilike(pattern, escape="\\")
