@@ -156,6 +156,7 @@ def test_partner_and_unknown_flag_get_404(client, make_user, login, world):
 def test_unknown_flag_page_is_404(client, make_user, login, world):
     _sign_in(make_user, login, "rita", "reviewer")
     assert client.get("/flags/999999").status_code == 404
+    assert client.get(f"/flags/{10**20}").status_code == 404  # past the database's integers
 
 
 def test_flag_page_runs_a_fixed_number_of_queries(
