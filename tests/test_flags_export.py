@@ -1,4 +1,5 @@
-"""`monitor flags export`: the contract's JSON Lines (and CSV), in a stable order."""
+"""`monitor flags export`: the contract's JSON Lines (and CSV), in a stable order,
+each row ending with the flag's `id`."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ CONTRACT_KEYS = [
     "first_seen",
     "last_seen",
 ]
+# The contract's keys, then the flag's id (docs/contract.md, "Flags export").
+EXPORT_KEYS = [*CONTRACT_KEYS, "id"]
 
 
 def rule(code: str, severity: str, findings: list[Finding]) -> types.ModuleType:
@@ -87,6 +90,30 @@ def audited(app, monkeypatch):
     return factory
 
 
+def _flag_id(factory, rule: str, placement_id: str) -> int:
+    """The id the database gave the flag of `rule` on `placement_id`."""
+    import sqlalchemy as sa
+
+    from monitor.models import Flag
+
+    with factory() as session:
+        return session.scalars(
+            sa.select(Flag.id).where(Flag.rule == rule, Flag.flag_key.contains(placement_id))
+        ).one()
+
+
+def test_an_exported_id_finds_the_flag_again(audited, runner):
+    rows = [json.loads(line) for line in export(runner).splitlines()]
+    unknown = next(row for row in rows if row["rule"] == "LIC_UNKNOWN_AGENCY")
+
+    shown = runner.invoke(args=["flags", "show", str(unknown["id"])])
+
+    assert shown.exit_code == 0, shown.output
+    assert f"Flag {unknown['id']}: LIC_UNKNOWN_AGENCY (high), open" in shown.output
+    assert "placement_id=P-9" in shown.output
+    assert len({row["id"] for row in rows}) == len(rows)
+
+
 def export(runner, *args: str) -> str:
     result = runner.invoke(args=["flags", "export", *args])
     assert result.exit_code == 0, result.output
@@ -98,7 +125,7 @@ def test_jsonl_has_the_contract_keys_in_a_stable_order(audited, runner):
 
     rows = [json.loads(line) for line in lines]
     assert len(rows) == 6
-    assert all(list(row) == CONTRACT_KEYS for row in rows)
+    assert all(list(row) == EXPORT_KEYS for row in rows)
     order = [(row["rule"], row["licence_no"], row["subject"]) for row in rows]
     assert order == [
         ("FEE_OVER_CAP", "L-0042", {"placement_id": "P-000001"}),
@@ -109,6 +136,7 @@ def test_jsonl_has_the_contract_keys_in_a_stable_order(audited, runner):
         ("LIC_UNKNOWN_AGENCY", '=HYPERLINK("http://x")', {"placement_id": "P-9"}),
     ]
     first = rows[1]
+    assert first.pop("id") == _flag_id(audited, "FEE_OVER_CAP", "P-000123")
     assert first == {
         "rule": "FEE_OVER_CAP",
         "licence_no": "L-0042",
@@ -146,9 +174,10 @@ def test_export_to_a_file(audited, runner, tmp_path):
 def test_csv_has_the_same_rows_with_formulas_escaped(audited, runner):
     rows = list(csv.DictReader(io.StringIO(export(runner, "--format", "csv"))))
 
-    assert list(rows[0]) == CONTRACT_KEYS
+    assert list(rows[0]) == EXPORT_KEYS
     jsonl = [json.loads(line) for line in export(runner).splitlines()]
     assert [row["rule"] for row in rows] == [row["rule"] for row in jsonl]
+    assert [int(row["id"]) for row in rows] == [row["id"] for row in jsonl]
     assert json.loads(rows[3]["subject"]) == {"agreement_id": "NP-MY-2019", "year": 2025}
     unknown = rows[-1]
     assert unknown["licence_no"] == '\'=HYPERLINK("http://x")'
@@ -176,4 +205,4 @@ def test_real_rules_on_demo_data_give_a_stable_export(app, runner, tmp_path):
     assert len(rows) == first.totals()["new"] > 0
     assert {row["last_seen"] for row in rows} == {"2026-11-02"}
     assert after.replace('"last_seen": "2026-11-02"', '"last_seen": "2026-11-01"') == before
-    assert all(list(row) == CONTRACT_KEYS for row in rows)
+    assert all(list(row) == EXPORT_KEYS for row in rows)

@@ -58,15 +58,21 @@ def exceeds(left: ColumnElement, right: ColumnElement) -> ColumnElement[bool]:
     return left > right + HALF_CENT
 
 
-def rates_on_deployment_dates() -> CTE:
+def rates_on_deployment_dates(licence_no: str | None = None) -> CTE:
     """The FX rate of every currency on every placement deployment date.
+
+    With `licence_no`, only on the deployment dates of that licence's
+    placements (the agency dossier's fee figures).
 
     Columns: `on_date` (a deployment date), `currency`, `rate_date` (date of
     the latest rate on or before `on_date`; NULL for USD, always at par, or
     when there is none) and `usd_per_unit` (the raw `Rate` integer, 10^-10 USD;
     NULL when the currency cannot be converted on that date).
     """
-    dates = sa.select(Placement.deployment_date.label("on_date")).distinct().cte("dates")
+    dates_query = sa.select(Placement.deployment_date.label("on_date")).distinct()
+    if licence_no is not None:
+        dates_query = dates_query.where(Placement.licence_no == licence_no)
+    dates = dates_query.cte("dates")
     currencies = (
         sa.select(FxRate.currency).where(FxRate.currency != "USD").distinct().subquery("currencies")
     )
@@ -111,7 +117,9 @@ def rates_on_deployment_dates() -> CTE:
     return sa.union_all(looked_up, usd_at_par).cte("fx_on_deployment")
 
 
-def fee_totals(rates: CTE, *, placements_without_fees: bool) -> Subquery:
+def fee_totals(
+    rates: CTE, *, placements_without_fees: bool, licence_no: str | None = None
+) -> Subquery:
     """Per placement, each source's fee totals.
 
     Columns: `placement_pk` (`placements.id`) and, for `src` in agency and
@@ -126,7 +134,8 @@ def fee_totals(rates: CTE, *, placements_without_fees: bool) -> Subquery:
     SQLite the fees are read through their `(partner_country,
     placement_id)` index in placement order with no sort (about twice as
     fast as grouping the fees). With `placements_without_fees=False` only
-    placements with at least one fee get a row.
+    placements with at least one fee get a row; with `licence_no`, only
+    that licence's placements.
     """
     placement = Placement.__table__
     fee = Fee.__table__
@@ -152,20 +161,18 @@ def fee_totals(rates: CTE, *, placements_without_fees: bool) -> Subquery:
     with_fees = (
         placement.outerjoin(fee, fee_on) if placements_without_fees else placement.join(fee, fee_on)
     )
-    return (
-        sa.select(*columns)
-        .select_from(
-            with_fees.outerjoin(
-                rates,
-                sa.and_(
-                    rates.c.currency == fee.c.currency,
-                    rates.c.on_date == placement.c.deployment_date,
-                ),
-            )
+    query = sa.select(*columns).select_from(
+        with_fees.outerjoin(
+            rates,
+            sa.and_(
+                rates.c.currency == fee.c.currency,
+                rates.c.on_date == placement.c.deployment_date,
+            ),
         )
-        .group_by(placement.c.id)
-        .subquery("fee_totals")
     )
+    if licence_no is not None:
+        query = query.where(placement.c.licence_no == licence_no)
+    return query.group_by(placement.c.id).subquery("fee_totals")
 
 
 def join_fee_rule(from_clause: sa.FromClause, placement: sa.FromClause) -> tuple[sa.Join, sa.Alias]:
@@ -198,7 +205,7 @@ def join_fee_rule(from_clause: sa.FromClause, placement: sa.FromClause) -> tuple
     return joined, rule
 
 
-def placement_fee_facts(*, placements_without_fees: bool) -> Select:
+def placement_fee_facts(*, placements_without_fees: bool, licence_no: str | None = None) -> Select:
     """One row per placement: its fee rule, cap in USD and fee totals per source.
 
     Columns: `partner_country`, `placement_id`, `licence_no`,
@@ -212,11 +219,14 @@ def placement_fee_facts(*, placements_without_fees: bool) -> Select:
 
     With `placements_without_fees=False` only placements with at least one
     fee are returned (an inner join on the totals: faster, and enough for
-    rules that cannot fire on a placement without fees).
+    rules that cannot fire on a placement without fees). With `licence_no`,
+    only that licence's placements (read through its index).
     """
     placement = Placement.__table__
-    rates = rates_on_deployment_dates()
-    totals = fee_totals(rates, placements_without_fees=placements_without_fees)
+    rates = rates_on_deployment_dates(licence_no)
+    totals = fee_totals(
+        rates, placements_without_fees=placements_without_fees, licence_no=licence_no
+    )
     base = totals.join(placement, placement.c.id == totals.c.placement_pk)
     joined, rule = join_fee_rule(base, placement)
     wage_rate = rates.alias("wage_rate")

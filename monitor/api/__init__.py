@@ -114,6 +114,7 @@ def init_app(app: Flask) -> None:
     from monitor.api import public
     from monitor.api.batches import blp as batches_blp
     from monitor.api.cases import blp as cases_blp
+    from monitor.api.flags import blp as flags_blp
     from monitor.auth import csrf
 
     app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
@@ -127,7 +128,8 @@ def init_app(app: Flask) -> None:
             "info": {
                 "description": (
                     "Upload declarations and read their import reports; ministry staff read "
-                    "the case queue (audit flags by agency). Authenticate with "
+                    "the case queue (audit flags by agency), audit flags (with evidence) "
+                    "and audit runs. Authenticate with "
                     "`Authorization: Bearer <token>` (`monitor users token create`). "
                     "Errors are RFC 9457 problem details (application/problem+json)."
                 )
@@ -142,5 +144,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(cases_blp)
     api.register_blueprint(public.blp)
     public.init_app(app)
+    api.register_blueprint(flags_blp)
+    csrf.exempt(flags_blp)
     app.register_blueprint(docs_bp)
     app.extensions["monitor.api"] = api

@@ -59,10 +59,19 @@ import_group = AppGroup("import", help="Load registry files or declarations.")
 
 def register_commands(cli: click.Group) -> None:
     """Add every command group of the monitor to `cli`."""
-    from monitor.cli import audit, audit_log, database, declarations, demo, registry, users
+    from monitor.cli import (
+        audit,
+        audit_log,
+        database,
+        declarations,
+        demo,
+        flags,
+        registry,
+        users,
+    )
 
     cli.add_command(import_group)
-    for module in (database, registry, declarations, audit, audit_log, users, demo):
+    for module in (database, registry, declarations, audit, flags, audit_log, users, demo):
         module.register(cli)
 
 

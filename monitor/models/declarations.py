@@ -100,6 +100,8 @@ class Placement(Base):
     batch_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("import_batches.id", ondelete="SET NULL"), index=True
     )
+    # The row's line in that batch's file (header = 1), so a reviewer can find it there.
+    line: Mapped[int | None]
 
 
 class Fee(Base):
@@ -125,3 +127,5 @@ class Fee(Base):
     batch_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("import_batches.id", ondelete="SET NULL"), index=True
     )
+    # The row's line in that batch's file (header = 1), so a reviewer can find it there.
+    line: Mapped[int | None]

@@ -6,7 +6,9 @@ SHA-256, row counts, status, timings) with its `BatchRejection` rows. Every
 row is stored, skipped as an exact duplicate of a row already held (same id,
 same content), or rejected with its line, column and reason (bad value,
 registry problem, id repeated in the file, same id held with different
-content: nothing is ever overwritten).
+content: nothing is ever overwritten). A stored row keeps its batch and
+its line in the file (`batch_id`, `line`: header = 1), so a flag's
+declaration rows can be found again in the file they came from.
 
 Guarantees:
 
@@ -553,10 +555,11 @@ def _bulk_insert(
     if rows.empty:
         return
     table = TABLES[kind]
-    names = ["partner_country", *COLUMNS[kind], "batch_id"]
+    names = ["partner_country", *COLUMNS[kind], "batch_id", "line"]
     values: dict[str, Sequence[Any]] = {name: rows[name].tolist() for name in COLUMNS[kind]}
     values["partner_country"] = itertools.repeat(partner)  # type: ignore[assignment]
     values["batch_id"] = itertools.repeat(batch_id)  # type: ignore[assignment]
+    values["line"] = rows.index.tolist()  # declaration frames are indexed by line number
     if connection.dialect.name == "postgresql":
         copy_statement = pgsql.SQL("COPY {} ({}) FROM STDIN").format(
             pgsql.Identifier(table.name), pgsql.SQL(", ").join(map(pgsql.Identifier, names))

@@ -4,8 +4,10 @@ Export: one row per flag (every status), in a stable order: rule,
 licence_no (none first), the subject's canonical JSON (`subject_key`),
 then the flag key (which adds the partner country), all compared bytewise
 on both databases. Each row
-has exactly the contract keys `rule, licence_no, severity, subject,
-evidence, status, first_seen, last_seen`; `subject` and `evidence` keys
+has the contract keys `rule, licence_no, severity, subject, evidence,
+status, first_seen, last_seen`, then `id`, the flag's number in this
+monitor (`monitor flags show ID`, `/flags/ID`), last so that readers of
+the contract's columns by position are unaffected; `subject` and `evidence` keys
 are sorted so the output is the same on SQLite and PostgreSQL. JSONL is
 one JSON object per line; CSV has the same columns with `subject` and
 `evidence` as JSON text, every cell escaped against spreadsheet formulas
@@ -31,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -50,6 +52,7 @@ EXPORT_COLUMNS = (
     "status",
     "first_seen",
     "last_seen",
+    "id",
 )
 
 SEVERITY_WEIGHT = {"high": 10.0, "medium": 3.0, "low": 1.0}
@@ -80,6 +83,7 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
             Flag.status,
             Flag.first_seen,
             Flag.last_seen,
+            Flag.id,
         )
         .order_by(
             _bytewise(session, Flag.rule),
@@ -100,6 +104,7 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
             "status": row.status,
             "first_seen": row.first_seen.isoformat(),
             "last_seen": row.last_seen.isoformat(),
+            "id": row.id,
         }
 
 
@@ -149,9 +154,11 @@ def flag_weight(severity: str, workers_affected: int, age_days: int) -> float:
     return SEVERITY_WEIGHT.get(severity, 1.0) * math.sqrt(max(workers_affected, 1)) * recency
 
 
-def agency_risk_scores(session: Session, today: dt.date) -> list[AgencyRisk]:
-    """Every agency with open flags, scored and ordered for the review queue."""
-    groups = session.execute(
+def agency_risk_scores(
+    session: Session, today: dt.date, licence_nos: Collection[str] | None = None
+) -> list[AgencyRisk]:
+    """Every agency with open flags (or only `licence_nos`), scored and ordered for review."""
+    query = (
         sa.select(
             Flag.licence_no,
             Flag.severity,
@@ -162,6 +169,9 @@ def agency_risk_scores(session: Session, today: dt.date) -> list[AgencyRisk]:
         .where(Flag.status == "open", Flag.licence_no.is_not(None))
         .group_by(Flag.licence_no, Flag.severity, Flag.first_seen, Flag.workers_affected)
     )
+    if licence_nos is not None:
+        query = query.where(Flag.licence_no.in_(sorted(licence_nos)))
+    groups = session.execute(query)
     totals: dict[str, dict[str, float]] = {}
     for licence_no, severity, first_seen, workers, count in groups:
         agency = totals.setdefault(

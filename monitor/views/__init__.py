@@ -8,7 +8,18 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register the blueprints and the CLI."""
     from monitor import api, auth, cli
-    from monitor.views import admin, batches, cases, dashboard, file_templates, home, public
+    from monitor.views import (
+        admin,
+        agencies,
+        audit_runs,
+        batches,
+        cases,
+        dashboard,
+        file_templates,
+        flag_pages,
+        home,
+        public,
+    )
     from monitor.views import auth as auth_views
 
     app.register_blueprint(home.bp)
@@ -19,6 +30,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(file_templates.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(agencies.bp)
+    app.register_blueprint(agencies.registry_bp)
+    app.register_blueprint(flag_pages.bp)
+    app.register_blueprint(audit_runs.bp)
     auth.init_app(app)
     public.init_app(app)
     api.init_app(app)

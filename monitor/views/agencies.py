@@ -1,0 +1,63 @@
+"""The agency dossier (`/agencies/<licence_no>`) and the searchable registry (`/registry`).
+
+Staff only (a partner regulator gets 404); an unknown licence number is
+404. The views call `monitor.services.dossier` and
+`monitor.services.registry_overview` and draw the charts of
+`monitor.charts.dossier`, each shown beside a table of its numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from http import HTTPStatus
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from monitor import db
+from monitor.auth import staff_required
+from monitor.services.dossier import CorridorFees, agency_dossier
+from monitor.services.registry_overview import registry_page
+
+bp = Blueprint("agencies", __name__, url_prefix="/agencies")
+registry_bp = Blueprint("registry", __name__, url_prefix="/registry")
+
+
+@bp.get("/<licence_no>")
+@staff_required
+def dossier(licence_no: str) -> str:
+    # Imported here: pygal is needed by this page only (the command line loads every view).
+    from monitor.charts.dossier import corridor_fee_chart, licence_timeline
+
+    today = dt.date.today()
+    tolerance = Decimal(str(current_app.config["FEE_CAP_TOLERANCE"]))
+    found = agency_dossier(db.session(), licence_no, today, fee_cap_tolerance=tolerance)
+    if found is None:
+        abort(HTTPStatus.NOT_FOUND)
+    by_corridor: dict[str, list[CorridorFees]] = defaultdict(list)
+    for row in found.fees:
+        by_corridor[row.agreement_id].append(row)
+    fee_charts = {
+        agreement_id: corridor_fee_chart(agreement_id, rows)
+        for agreement_id, rows in by_corridor.items()
+    }
+    return render_template(
+        "agencies/dossier.html",
+        dossier=found,
+        timeline_chart=licence_timeline(found.intervals, today),
+        fees_by_corridor=dict(by_corridor),
+        fee_charts=fee_charts,
+    )
+
+
+@registry_bp.get("")
+@staff_required
+def index() -> str:
+    page = registry_page(
+        db.session(),
+        dt.date.today(),
+        request.args.get("q", ""),
+        page=request.args.get("page", 1, type=int),
+    )
+    return render_template("agencies/registry.html", registry=page)
