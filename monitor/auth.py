@@ -23,6 +23,10 @@
   `LOGIN_LOCKOUT_FAILURES` failed sign-ins in a row (default 5) lock the
   username for `LOGIN_LOCKOUT_MINUTES` (default 15), counted in the database
   (`accounts.authenticate`), so every worker shares the count.
+- Caching: every answer but a static file (the site's and Swagger UI's)
+  carries `Cache-Control: no-store`, so no browser or proxy keeps a page,
+  a JSON answer or a rejection CSV someone saw signed in (nor a sign-in
+  form's CSRF token).
 - Errors: `/api/...` answers in problem+json, every other page in HTML
   (a file over `MAX_CONTENT_LENGTH` gets a 413 page naming the limit).
 """
@@ -36,7 +40,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, render_template, request, session
+from flask import Flask, Response, current_app, render_template, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -194,6 +198,17 @@ def _handle_http_error(exc: HTTPException) -> Any:
     )
 
 
+# Endpoints whose answers are public files a cache may keep.
+STATIC_ENDPOINTS = frozenset({"static", "api_docs.docs_asset"})
+
+
+def _no_store(response: Response) -> Response:
+    """`Cache-Control: no-store` on everything but static files."""
+    if request.endpoint not in STATIC_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Install sessions, CSRF, security headers, the sign-in rate limit and error pages.
 
@@ -222,4 +237,5 @@ def init_app(app: Flask) -> None:
     )(app.view_functions[login_endpoint])
     app.extensions["monitor.limiter"] = limiter
     app.register_error_handler(HTTPException, _handle_http_error)
+    app.after_request(_no_store)
     app.add_template_filter(human_size)

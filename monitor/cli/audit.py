@@ -217,6 +217,7 @@ def serve_command(host: str, port: int, no_scheduler: bool) -> None:
 
     from jobs.scheduler import build_scheduler
     from monitor import create_app
+    from monitor.serving import QuietRequestHandler
 
     app: Flask = current_app._get_current_object()
     if not app.extensions.get("monitor.web"):
@@ -228,7 +229,14 @@ def serve_command(host: str, port: int, no_scheduler: bool) -> None:
         scheduler.start()
         click.echo(f"Audit scheduled on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        run_simple(
+            host,
+            port,
+            app,
+            threaded=True,
+            use_reloader=False,
+            request_handler=QuietRequestHandler,
+        )
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
