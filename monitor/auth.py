@@ -27,6 +27,15 @@
   carries `Cache-Control: no-store`, so no browser or proxy keeps a page,
   a JSON answer or a rejection CSV someone saw signed in (nor a sign-in
   form's CSRF token).
+- Bodies: a request of no signed-in user (no session) may carry at most
+  `ANONYMOUS_MAX_CONTENT_LENGTH` bytes (default 64 KiB, a sign-in form is a
+  few hundred bytes), checked before anything reads the body (CSRF's check
+  would parse the whole multipart form first): a larger `/login` is a 413,
+  a larger POST to a page that needs a sign-in (`/batches/upload`) goes to
+  the sign-in page, and of a body sent without a length no more than the
+  limit is read (the form is then refused). Signed-in uploads keep
+  `MAX_CONTENT_LENGTH`. The API reads no body before its bearer token is
+  checked.
 - Errors: `/api/...` answers in problem+json, every other page in HTML
   (a file over `MAX_CONTENT_LENGTH` gets a 413 page naming the limit).
 """
@@ -46,7 +55,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException, abort
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, abort
 
 from monitor import db
 from monitor.api.problems import problem, problem_from_exception
@@ -176,9 +185,29 @@ def _is_api_request() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+def _refuse_big_anonymous_bodies() -> Any:
+    """Before CSRF reads a form: no signed-in user, no body over the small limit."""
+    if _is_api_request() or current_user.is_authenticated:
+        return None
+    limit = int(current_app.config["ANONYMOUS_MAX_CONTENT_LENGTH"])
+    request.max_content_length = limit  # a body without Content-Length stops there
+    if request.content_length is None or request.content_length <= limit:
+        return None
+    if request.endpoint not in (None, "auth.login"):
+        return login_manager.unauthorized()  # a page that needs a sign-in
+    raise RequestEntityTooLarge(
+        f"This request is too large: without a sign-in a request may carry at most "
+        f"{human_size(limit)}."
+    )
+
+
 def _handle_http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
-    too_large = status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE and request.max_content_length
+    too_large = (
+        status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        and request.max_content_length
+        and (_is_api_request() or current_user.is_authenticated)
+    )
     limit = human_size(request.max_content_length) if too_large else None
     if _is_api_request():
         if limit:
@@ -218,6 +247,7 @@ def init_app(app: Flask) -> None:
 
     login_manager.init_app(app)
     app.permanent_session_lifetime = dt.timedelta(hours=int(app.config["SESSION_ABSOLUTE_HOURS"]))
+    app.before_request(_refuse_big_anonymous_bodies)  # before CSRF's check reads the form
     csrf.init_app(app)
     force_https = bool(app.config.get("FORCE_HTTPS", False))
     Talisman(

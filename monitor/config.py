@@ -21,8 +21,9 @@ DECIMAL_THRESHOLDS = (
     "OUTLIER_Z",
 )
 INTEGER_THRESHOLDS = ("OUTLIER_MIN_PLACEMENTS", "DUPLICATE_WORKER_DAYS", "NAME_SIMILARITY")
-# Sessions and sign-in lockout (monitor.auth, monitor.services.accounts).
+# Request bodies, sessions and sign-in lockout (monitor.auth, monitor.services.accounts).
 ACCOUNT_SETTINGS = (
+    "ANONYMOUS_MAX_CONTENT_LENGTH",
     "SESSION_IDLE_MINUTES",
     "SESSION_ABSOLUTE_HOURS",
     "LOGIN_LOCKOUT_FAILURES",
@@ -41,6 +42,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "HOME_COUNTRY": "NP",
         "SECRET_KEY": secrets.token_hex(32),
         "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
+        # The largest body of a request without a signed-in user (monitor.auth).
+        "ANONYMOUS_MAX_CONTENT_LENGTH": 64 * 1024,
         "TIMEZONE": "UTC",
         "AUDIT_CRON": "0 2 * * *",
         "OFFICIALS_URL": "",
