@@ -2,9 +2,14 @@
 
 `create_app()` builds the web app: defaults, then `MONITOR_*` environment
 variables, then an optional test config. Each part registers itself with
-`init_app(app)`, as in Flask's tutorial. `create_app(web=False)` is the
-command line's app: settings, database and commands, without the pages,
-the API and their imports (the `monitor` script starts faster).
+`init_app(app)`, as in Flask's tutorial. Behind `TRUSTED_PROXIES` reverse
+proxies (default 0), werkzeug's `ProxyFix` takes the client's address and
+scheme from the `X-Forwarded-For` / `X-Forwarded-Proto` entries those
+proxies added, so the sign-in and public-check rate limits count per client;
+with 0 the headers are ignored (a client cannot pick its own address).
+`create_app(web=False)` is the command line's app: settings, database and
+commands, without the pages, the API and their imports (the `monitor`
+script starts faster).
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -
         from monitor import views
 
         views.init_app(app)
+        proxies = int(app.config["TRUSTED_PROXIES"])
+        if proxies:
+            from werkzeug.middleware.proxy_fix import ProxyFix
+
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     else:
         from monitor import cli
 

@@ -21,6 +21,8 @@ DECIMAL_THRESHOLDS = (
     "OUTLIER_Z",
 )
 INTEGER_THRESHOLDS = ("OUTLIER_MIN_PLACEMENTS", "DUPLICATE_WORKER_DAYS", "NAME_SIMILARITY")
+# Whole numbers that may be 0 (monitor.create_app, the readiness check).
+COUNT_SETTINGS = ("TRUSTED_PROXIES",)
 # Request bodies, sessions and sign-in lockout (monitor.auth, monitor.services.accounts).
 ACCOUNT_SETTINGS = (
     "ANONYMOUS_MAX_CONTENT_LENGTH",
@@ -42,6 +44,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "HOME_COUNTRY": "NP",
         "SECRET_KEY": secrets.token_hex(32),
         "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed.
+        "TRUSTED_PROXIES": 0,
         # The largest body of a request without a signed-in user (monitor.auth).
         "ANONYMOUS_MAX_CONTENT_LENGTH": 64 * 1024,
         "TIMEZONE": "UTC",
@@ -110,6 +114,9 @@ def check(settings: Mapping[str, Any]) -> None:
                 f"MONITOR_{name} must be a non-negative number, got {settings[name]!r}"
             )
     for name in INTEGER_THRESHOLDS:
+        if not str(settings[name]).strip().isdigit():
+            raise ConfigError(f"MONITOR_{name} must be a whole number, got {settings[name]!r}")
+    for name in COUNT_SETTINGS:
         if not str(settings[name]).strip().isdigit():
             raise ConfigError(f"MONITOR_{name} must be a whole number, got {settings[name]!r}")
     for name in ACCOUNT_SETTINGS:
