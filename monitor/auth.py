@@ -250,7 +250,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_big_anonymous_bodies)  # before CSRF's check reads the form
     csrf.init_app(app)
     force_https = bool(app.config.get("FORCE_HTTPS", False))
-    Talisman(
+    app.extensions["monitor.talisman"] = Talisman(
         app,
         force_https=force_https,
         strict_transport_security=force_https,

@@ -100,6 +100,21 @@ def test_an_unreachable_database_is_a_503_but_the_process_is_healthy(tmp_path: P
     assert _answer_of(url, "/healthz").status_code == 200
 
 
+def test_the_checks_answer_over_plain_http_when_https_is_forced(db_url):
+    application = create_app(
+        {"TESTING": True, "DATABASE_URL": db_url, "SECRET_KEY": "x", "FORCE_HTTPS": True}
+    )
+    try:
+        client = application.test_client()
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        login = client.get("/login")
+        assert login.status_code == 302
+        assert login.headers["Location"].startswith("https://")
+    finally:
+        application.extensions["monitor.engine"].dispose()
+
+
 def test_the_audit_window_must_be_a_whole_number_of_hours(tmp_path: Path):
     with pytest.raises(ConfigError, match="MONITOR_READY_AUDIT_HOURS"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "READY_AUDIT_HOURS": "0"})

@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(audit_runs.bp)
     app.register_blueprint(health.bp)
     auth.init_app(app)
+    health.init_app(app)
     public.init_app(app)
     api.init_app(app)
     cli.init_app(app)

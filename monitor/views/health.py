@@ -6,6 +6,9 @@
   succeeded within `READY_AUDIT_HOURS` (monitor.services.readiness):
   200 `{"status": "ready", ...}`, otherwise 503 `{"status": "unavailable",
   "reason": "..."}`. Neither says more than a prober could learn anyway.
+
+Both answer over plain HTTP even with `MONITOR_FORCE_HTTPS` (a load
+balancer probes the app directly, and most count a redirect as a failure).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from http import HTTPStatus
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from monitor import db
 from monitor.services.readiness import readiness
@@ -37,3 +40,10 @@ def readyz() -> tuple[Response, int]:
         "last_audit_finished_at": finished.isoformat() if finished else None,
     }
     return jsonify(body), HTTPStatus.OK if state.ready else HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def init_app(app: Flask) -> None:
+    """Exempt the checks from the HTTPS redirect (after `monitor.auth` made Talisman)."""
+    talisman = app.extensions["monitor.talisman"]
+    for view in (healthz, readyz):
+        talisman(force_https=False)(view)
