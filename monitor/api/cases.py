@@ -38,7 +38,6 @@ blp = ApiBlueprint(
 )
 
 
-
 def _problem_doc(status: HTTPStatus, description: str) -> Any:
     return problem_doc(blp, status, description)
 
