@@ -18,8 +18,10 @@
   the test client and the plain-HTTP test server once its HTTPS redirect and
   secure-cookie flag follow `MONITOR_FORCE_HTTPS` (off by default: a reverse
   proxy usually terminates TLS; set it to 1 when the app itself sees HTTPS).
-- Flask-Limiter (in-memory storage) limits sign-in attempts per client
-  address: `MONITOR_LOGIN_RATE_LIMIT`, default "10 per minute". Per account,
+- Flask-Limiter limits sign-in attempts per client address:
+  `MONITOR_LOGIN_RATE_LIMIT`, default "10 per minute", counted where
+  `MONITOR_RATE_LIMIT_STORAGE` says (`memory://`: per process, for `make
+  run`; `redis://...`: one count for every gunicorn worker). Per account,
   `LOGIN_LOCKOUT_FAILURES` failed sign-ins in a row (default 5) lock the
   username for `LOGIN_LOCKOUT_MINUTES` (default 15), counted in the database
   (`accounts.authenticate`), so every worker shares the count.
@@ -258,7 +260,12 @@ def init_app(app: Flask) -> None:
         frame_options="DENY",
         content_security_policy=CONTENT_SECURITY_POLICY,
     )
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://")
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=app.config["RATE_LIMIT_STORAGE"],
+        key_prefix="monitor",
+    )
     login_endpoint = f"{auth_views.bp.name}.login"
     app.view_functions[login_endpoint] = limiter.limit(
         app.config.get("LOGIN_RATE_LIMIT", DEFAULT_LOGIN_RATE_LIMIT),

@@ -25,6 +25,7 @@ DECIMAL_THRESHOLDS = (
 INTEGER_THRESHOLDS = ("OUTLIER_MIN_PLACEMENTS", "DUPLICATE_WORKER_DAYS", "NAME_SIMILARITY")
 # Whole numbers that may be 0 (monitor.create_app, the readiness check).
 COUNT_SETTINGS = ("TRUSTED_PROXIES",)
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 # Whole numbers above 0: request bodies, readiness, sessions and sign-in lockout.
 ACCOUNT_SETTINGS = (
     "ANONYMOUS_MAX_CONTENT_LENGTH",
@@ -49,6 +50,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed.
         "TRUSTED_PROXIES": 0,
+        # Where the per-address rate limits count (Flask-Limiter storage URI):
+        # `memory://` counts per process (fine for `make run`); give gunicorn's
+        # workers one shared store, e.g. `redis://127.0.0.1:6379/0`.
+        "RATE_LIMIT_STORAGE": "memory://",
         # `json`: log records as JSON lines (monitor.logs); `text`: plain lines.
         "LOG_FORMAT": "text",
         # /readyz answers 503 when no audit succeeded in this many hours (monitor.views.health).
@@ -137,3 +142,9 @@ def check(settings: Mapping[str, Any]) -> None:
                 f"MONITOR_{name} must be a whole number above 0, got {settings[name]!r}"
             )
     placeholder_birth_dates(settings["PLACEHOLDER_BIRTH_DATES"])
+    storage = str(settings["RATE_LIMIT_STORAGE"])
+    if storage.split("://", 1)[0] not in RATE_LIMIT_SCHEMES or "://" not in storage:
+        raise ConfigError(
+            "MONITOR_RATE_LIMIT_STORAGE must be memory:// or a redis://host:port/db "
+            f"URI, got {storage!r}"
+        )

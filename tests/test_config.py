@@ -28,6 +28,7 @@ MONITOR = Path(sys.executable).with_name("monitor")
         ("SESSION_ABSOLUTE_HOURS", "twelve"),
         ("LOGIN_LOCKOUT_FAILURES", "-5"),
         ("LOGIN_LOCKOUT_MINUTES", "1.5"),
+        ("RATE_LIMIT_STORAGE", "mysql://localhost/limits"),
     ],
 )
 def test_malformed_settings_are_refused(tmp_path, setting, value):
