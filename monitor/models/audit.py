@@ -89,7 +89,20 @@ class CaseCount(Base):
     """
 
     __tablename__ = "agency_cases"
-    __table_args__ = (sa.Index("ix_agency_cases_status_licence", "status", "licence_no"),)
+    __table_args__ = (
+        sa.Index(
+            "ix_agency_cases_queue",
+            "status",
+            "licence_no",
+            "severity",
+            "first_seen",
+            "workers_affected",
+            "flags",
+        ),
+        sa.Index("ix_agency_cases_rule", "rule", "status", "severity", "flags"),
+        sa.Index("ix_agency_cases_severity", "status", "severity", "licence_no", "flags"),
+        sa.Index("ix_agency_cases_first_seen", "first_seen", "flags"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(16))

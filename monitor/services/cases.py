@@ -326,10 +326,18 @@ def list_cases(
         )
     )
     totals: dict[str | None, _Totals] = {}
-    for licence_no, severity, first_seen, workers, count in grouped:
-        case = totals.setdefault(licence_no, _Totals())
+    weights: dict[tuple[str, int, dt.date], float] = {}  # few distinct (severity, reach, day)
+    for licence_no, severity, first_seen, workers, count in grouped.all():
+        case = totals.get(licence_no)
+        if case is None:
+            case = totals[licence_no] = _Totals()
         count = int(count)
-        case.score += count * flag_weight(severity, workers, (today - first_seen).days)
+        weight = weights.get((severity, workers, first_seen))
+        if weight is None:
+            weight = weights[(severity, workers, first_seen)] = flag_weight(
+                severity, workers, (today - first_seen).days
+            )
+        case.score += count * weight
         case.flags += count
         case.workers += count * max(workers, 1)
         case.severity[severity] = case.severity.get(severity, 0) + count
