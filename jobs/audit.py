@@ -71,6 +71,7 @@ from monitor.memory import garbage_collection_paused
 from monitor.models import AuditRun
 from monitor.models.base import utcnow
 from monitor.services.cases import refresh_case_counts
+from monitor.services.dossier import refresh_corridor_fee_summary
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +313,11 @@ def _run_locked(
         errors.append(f"interrupted: {one_line_error(exc)}")
         _finish(engine, result, errors)
         raise
+    try:
+        with db.write_transaction(engine) as connection:
+            refresh_corridor_fee_summary(connection, fee_cap_tolerance=settings.fee_cap_tolerance)
+    except Exception as exc:  # the run's outcome is still recorded, with this error
+        errors.append(f"corridor fee summary: {one_line_error(exc)}")
     _finish(engine, result, errors)
     if digest_webhook:
         result.notes["digest"] = send_digest(session_factory, run_id, digest_webhook)

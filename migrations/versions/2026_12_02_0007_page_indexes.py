@@ -6,6 +6,11 @@ severity, its weekly chart and its top cases by high flags (each ends in
 `flags`, so the pages read the index only); the queue index replaces
 `ix_agency_cases_status_licence`, which is its prefix.
 
+corridor_fee_summary: the agency dossier's fees against the cap per
+licence, corridor and year, rebuilt by every audit run
+(`monitor.services.dossier.refresh_corridor_fee_summary`); empty after the
+upgrade, so dossiers compute their figures until the next audit.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 01:40:00
@@ -13,6 +18,7 @@ Create Date: 2026-12-02 01:40:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
@@ -41,8 +47,37 @@ def upgrade() -> None:
         for name, columns in CASE_INDEXES.items():
             batch_op.create_index(name, columns)
 
+    counts = ("placements", "workers", "agency_placements", "agency_over")
+    op.create_table(
+        "corridor_fee_summary",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("licence_no", sa.String(length=64), nullable=False),
+        sa.Column("agreement_id", sa.String(length=64), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in counts),
+        sa.Column("agency_mean", sa.Double(), nullable=True),
+        sa.Column("agency_max", sa.Double(), nullable=True),
+        sa.Column("worker_placements", sa.Integer(), nullable=False),
+        sa.Column("worker_over", sa.Integer(), nullable=False),
+        sa.Column("worker_mean", sa.Double(), nullable=True),
+        sa.Column("worker_max", sa.Double(), nullable=True),
+        sa.Column("cap_mean", sa.Double(), nullable=True),
+        sa.Column("cap_min", sa.Double(), nullable=True),
+        sa.Column("cap_max", sa.Double(), nullable=True),
+        sa.Column("not_assessed", sa.Integer(), nullable=False),
+        sa.Column("last_batch_id", sa.Integer(), nullable=False),
+        sa.Column("last_change_id", sa.Integer(), nullable=False),
+        sa.Column("fee_cap_tolerance", sa.String(length=20), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_corridor_fee_summary")),
+    )
+    with op.batch_alter_table("corridor_fee_summary", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_corridor_fee_summary_licence", ["licence_no", "agreement_id", "year"]
+        )
+
 
 def downgrade() -> None:
+    op.drop_table("corridor_fee_summary")
     with op.batch_alter_table("agency_cases", schema=None) as batch_op:
         for name in CASE_INDEXES:
             batch_op.drop_index(name)

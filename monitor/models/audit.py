@@ -115,6 +115,46 @@ class CaseCount(Base):
     flags: Mapped[int]
 
 
+class CorridorFeeSummary(Base):
+    """The dossier's fees against the cap, per licence, corridor and deployment year.
+
+    The rows `monitor.services.dossier.corridor_fees` computes, for every
+    licence at once, rebuilt at the end of every audit run
+    (`monitor.services.dossier.refresh_corridor_fee_summary`). Each row keeps
+    what it was computed from: the newest import batch and registry change
+    then, and the fee-cap tolerance; the dossier reads these rows only while
+    they still match, and computes the figures itself otherwise.
+    """
+
+    __tablename__ = "corridor_fee_summary"
+    __table_args__ = (
+        sa.Index("ix_corridor_fee_summary_licence", "licence_no", "agreement_id", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    licence_no: Mapped[str] = mapped_column(sa.String(64))
+    agreement_id: Mapped[str] = mapped_column(sa.String(64))
+    year: Mapped[int]
+    placements: Mapped[int]
+    workers: Mapped[int]
+    agency_placements: Mapped[int]
+    agency_mean: Mapped[float | None]
+    agency_max: Mapped[float | None]
+    agency_over: Mapped[int]
+    worker_placements: Mapped[int]
+    worker_mean: Mapped[float | None]
+    worker_max: Mapped[float | None]
+    worker_over: Mapped[int]
+    cap_mean: Mapped[float | None]
+    cap_min: Mapped[float | None]
+    cap_max: Mapped[float | None]
+    not_assessed: Mapped[int]
+    # What the row was computed from (0: none yet).
+    last_batch_id: Mapped[int]
+    last_change_id: Mapped[int]
+    fee_cap_tolerance: Mapped[str] = mapped_column(sa.String(20))
+
+
 class AuditLock(Base):
     """One row per named lock; the SQLite stand-in for an advisory lock."""
 
