@@ -6,6 +6,10 @@ severity, its weekly chart and its top cases by high flags (each ends in
 `flags`, so the pages read the index only); the queue index replaces
 `ix_agency_cases_status_licence`, which is its prefix.
 
+registry_changes: by table, key and id, for the dossier's change history
+(on PostgreSQL with varchar_pattern_ops, so a key prefix `LIKE 'L-1|%'`
+searches it whatever the collation).
+
 corridor_fee_summary: the agency dossier's fees against the cap per
 licence, corridor and year, rebuilt by every audit run
 (`monitor.services.dossier.refresh_corridor_fee_summary`); empty after the
@@ -55,15 +59,15 @@ def upgrade() -> None:
         sa.Column("agreement_id", sa.String(length=64), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in counts),
-        sa.Column("agency_mean", sa.Double(), nullable=True),
-        sa.Column("agency_max", sa.Double(), nullable=True),
+        sa.Column("agency_mean", sa.Float(), nullable=True),
+        sa.Column("agency_max", sa.Float(), nullable=True),
         sa.Column("worker_placements", sa.Integer(), nullable=False),
         sa.Column("worker_over", sa.Integer(), nullable=False),
-        sa.Column("worker_mean", sa.Double(), nullable=True),
-        sa.Column("worker_max", sa.Double(), nullable=True),
-        sa.Column("cap_mean", sa.Double(), nullable=True),
-        sa.Column("cap_min", sa.Double(), nullable=True),
-        sa.Column("cap_max", sa.Double(), nullable=True),
+        sa.Column("worker_mean", sa.Float(), nullable=True),
+        sa.Column("worker_max", sa.Float(), nullable=True),
+        sa.Column("cap_mean", sa.Float(), nullable=True),
+        sa.Column("cap_min", sa.Float(), nullable=True),
+        sa.Column("cap_max", sa.Float(), nullable=True),
         sa.Column("not_assessed", sa.Integer(), nullable=False),
         sa.Column("last_batch_id", sa.Integer(), nullable=False),
         sa.Column("last_change_id", sa.Integer(), nullable=False),
@@ -75,8 +79,17 @@ def upgrade() -> None:
             "ix_corridor_fee_summary_licence", ["licence_no", "agreement_id", "year"]
         )
 
+    with op.batch_alter_table("registry_changes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_registry_changes_row_key",
+            ["table_name", "row_key", "id"],
+            postgresql_ops={"row_key": "varchar_pattern_ops"},
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("registry_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_registry_changes_row_key")
     op.drop_table("corridor_fee_summary")
     with op.batch_alter_table("agency_cases", schema=None) as batch_op:
         for name in CASE_INDEXES:

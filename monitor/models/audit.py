@@ -138,16 +138,16 @@ class CorridorFeeSummary(Base):
     placements: Mapped[int]
     workers: Mapped[int]
     agency_placements: Mapped[int]
-    agency_mean: Mapped[float | None]
-    agency_max: Mapped[float | None]
+    agency_mean: Mapped[float | None] = mapped_column(sa.Float)
+    agency_max: Mapped[float | None] = mapped_column(sa.Float)
     agency_over: Mapped[int]
     worker_placements: Mapped[int]
-    worker_mean: Mapped[float | None]
-    worker_max: Mapped[float | None]
+    worker_mean: Mapped[float | None] = mapped_column(sa.Float)
+    worker_max: Mapped[float | None] = mapped_column(sa.Float)
     worker_over: Mapped[int]
-    cap_mean: Mapped[float | None]
-    cap_min: Mapped[float | None]
-    cap_max: Mapped[float | None]
+    cap_mean: Mapped[float | None] = mapped_column(sa.Float)
+    cap_min: Mapped[float | None] = mapped_column(sa.Float)
+    cap_max: Mapped[float | None] = mapped_column(sa.Float)
     not_assessed: Mapped[int]
     # What the row was computed from (0: none yet).
     last_batch_id: Mapped[int]

@@ -645,6 +645,17 @@ def _flags_by_rule(session: Session, licence_no: str) -> list[RuleFlags]:
 
 def _registry_changes(session: Session, licence_no: str) -> list[RegistryChangeRow]:
     escaped = licence_no.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    tables = RegistryChange.table_name.in_(AGENCY_TABLES)
+    prefixed = RegistryChange.row_key.like(f"{escaped}|%", escape="\\")
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite searches an index for a range, not for this LIKE: in its binary
+        # order every key starting "<licence>|" lies in ["<licence>|", "<licence>}").
+        # (PostgreSQL searches its varchar_pattern_ops index for the LIKE itself.)
+        prefixed = sa.and_(
+            prefixed,
+            RegistryChange.row_key >= f"{licence_no}|",
+            RegistryChange.row_key < f"{licence_no}}}",
+        )
     rows = session.execute(
         sa.select(
             RegistryChange.id,
@@ -658,11 +669,10 @@ def _registry_changes(session: Session, licence_no: str) -> list[RegistryChangeR
             RegistryChange.source_file,
         )
         .where(
-            RegistryChange.table_name.in_(AGENCY_TABLES),
             sa.or_(
-                RegistryChange.row_key == licence_no,
-                RegistryChange.row_key.like(f"{escaped}|%", escape="\\"),
-            ),
+                sa.and_(tables, RegistryChange.row_key == licence_no),
+                sa.and_(tables, prefixed),
+            )
         )
         .order_by(RegistryChange.id.desc())
         .limit(CHANGES_SHOWN)
