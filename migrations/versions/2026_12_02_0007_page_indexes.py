@@ -39,7 +39,7 @@ CASE_INDEXES = {
         "workers_affected",
         "flags",
     ],
-    "ix_agency_cases_rule": ["rule", "status", "severity", "flags"],
+    "ix_agency_cases_rule": ["status", "rule", "severity", "flags"],
     "ix_agency_cases_severity": ["status", "severity", "licence_no", "flags"],
     "ix_agency_cases_first_seen": ["first_seen", "flags"],
 }

@@ -99,7 +99,7 @@ class CaseCount(Base):
             "workers_affected",
             "flags",
         ),
-        sa.Index("ix_agency_cases_rule", "rule", "status", "severity", "flags"),
+        sa.Index("ix_agency_cases_rule", "status", "rule", "severity", "flags"),
         sa.Index("ix_agency_cases_severity", "status", "severity", "licence_no", "flags"),
         sa.Index("ix_agency_cases_first_seen", "first_seen", "flags"),
     )
