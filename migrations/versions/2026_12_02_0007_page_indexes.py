@@ -6,6 +6,9 @@ severity, its weekly chart and its top cases by high flags (each ends in
 `flags`, so the pages read the index only); the queue index replaces
 `ix_agency_cases_status_licence`, which is its prefix.
 
+flags: by licence, rule, status and severity, so the dossier counts and
+ranks an agency's flags from the index.
+
 registry_changes: by table, key and id, for the dossier's change history
 (on PostgreSQL with varchar_pattern_ops, so a key prefix `LIKE 'L-1|%'`
 searches it whatever the collation).
@@ -79,6 +82,11 @@ def upgrade() -> None:
             "ix_corridor_fee_summary_licence", ["licence_no", "agreement_id", "year"]
         )
 
+    with op.batch_alter_table("flags", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_flags_licence_rule_status", ["licence_no", "rule", "status", "severity", "id"]
+        )
+
     with op.batch_alter_table("registry_changes", schema=None) as batch_op:
         batch_op.create_index(
             "ix_registry_changes_row_key",
@@ -90,6 +98,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("registry_changes", schema=None) as batch_op:
         batch_op.drop_index("ix_registry_changes_row_key")
+    with op.batch_alter_table("flags", schema=None) as batch_op:
+        batch_op.drop_index("ix_flags_licence_rule_status")
     op.drop_table("corridor_fee_summary")
     with op.batch_alter_table("agency_cases", schema=None) as batch_op:
         for name in CASE_INDEXES:

@@ -56,6 +56,7 @@ class Flag(Base):
         sa.Index("ix_flags_rule_status", "rule", "status", "id"),
         sa.Index("ix_flags_status_licence_severity", "status", "licence_no", "severity"),
         sa.Index("ix_flags_first_seen", "first_seen", "id"),
+        sa.Index("ix_flags_licence_rule_status", "licence_no", "rule", "status", "severity", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

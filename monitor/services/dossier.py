@@ -587,7 +587,7 @@ def _current_summary(
 
 
 def _flags_by_rule(session: Session, licence_no: str) -> list[RuleFlags]:
-    """Counts per rule and status, and the most recent flags of each rule (two queries)."""
+    """Counts per rule and status, and the most recent flags of each rule (three queries)."""
     counts = session.execute(
         sa.select(Flag.rule, Flag.severity, Flag.status, sa.func.count().label("flags"))
         .where(Flag.licence_no == licence_no)
@@ -597,15 +597,11 @@ def _flags_by_rule(session: Session, licence_no: str) -> list[RuleFlags]:
     for rule, severity, status, flags in counts:
         by_status = groups.setdefault(rule, (severity, {}))[1]
         by_status[status] = by_status.get(status, 0) + flags
+    # Ranked on the index's columns alone, then only the flags shown are read, by id
+    # (joined, PostgreSQL expects every ranked row and reads the whole table).
     ranked = (
         sa.select(
             Flag.id,
-            Flag.rule,
-            Flag.severity,
-            Flag.status,
-            Flag.subject,
-            Flag.first_seen,
-            Flag.last_seen,
             sa.func.row_number()
             .over(
                 partition_by=Flag.rule,
@@ -616,12 +612,21 @@ def _flags_by_rule(session: Session, licence_no: str) -> list[RuleFlags]:
         .where(Flag.licence_no == licence_no)
         .subquery("ranked")
     )
+    shown_ranks = sa.select(ranked.c.id, ranked.c.rank).where(ranked.c.rank <= FLAGS_PER_RULE)
+    rank_of = {flag_id: rank for flag_id, rank in session.execute(shown_ranks)}
+    shown = session.execute(
+        sa.select(
+            Flag.id,
+            Flag.rule,
+            Flag.severity,
+            Flag.status,
+            Flag.subject,
+            Flag.first_seen,
+            Flag.last_seen,
+        ).where(Flag.id.in_(rank_of))
+    ).all()
     recent: dict[str, list[FlagRow]] = defaultdict(list)
-    for row in session.execute(
-        sa.select(ranked)
-        .where(ranked.c.rank <= FLAGS_PER_RULE)
-        .order_by(ranked.c.rule, ranked.c.rank)
-    ):
+    for row in sorted(shown, key=lambda row: (row.rule, rank_of[row.id])):
         recent[row.rule].append(
             FlagRow(
                 id=row.id,
