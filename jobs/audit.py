@@ -5,7 +5,9 @@ it the run is recorded as `skipped` and nothing else happens), records an
 `AuditRun`, marks runs left `running` by dead processes as `abandoned`
 (every run starts under the lock, so while we hold it any other `running`
 row belongs to a process that died), optionally refreshes the officials
-list, runs each rule and keeps its flags, rebuilds the case counts the
+list, runs each rule and keeps its flags, rebuilds the dossier's fee figures
+(`monitor.services.dossier.refresh_corridor_fee_summary`, in a transaction of
+its own; a failure there is an error of the run) and the case counts the
 review queue reads (`monitor.services.cases.refresh_case_counts`, in the
 transaction that records the run's outcome), then posts the digest.
 

@@ -263,8 +263,19 @@ def test_fee_figures_come_from_the_audit_summary_until_a_batch_arrives(session, 
     assert [(f.placements, f.agency_over_cap) for f in dossier.fees] == [(4, 3)]
     assert dossier.placements[0].placements == 4
 
-    # So does another fee-cap tolerance than the audit's.
+    # So do rows stored into an existing batch row (a retry after a failure) ...
     run_audit(factory, AuditSettings(), trigger="manual", today=TODAY)
     assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 4
+    add_placement(session, "N-2", licence_no=LICENCE, agreement_id=AGREEMENT)
+    session.commit()
+    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 4
+    batch = session.scalars(sa.select(ImportBatch).order_by(ImportBatch.id.desc())).first()
+    batch.rows_stored += 1
+    session.commit()
+    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 5
+
+    # ... and another fee-cap tolerance than the audit's.
+    run_audit(factory, AuditSettings(), trigger="manual", today=TODAY)
+    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 5
     wide = agency_dossier(session, LICENCE, TODAY, fee_cap_tolerance=Decimal("2"))
     assert wide.fees[0].agency_over_cap == 0

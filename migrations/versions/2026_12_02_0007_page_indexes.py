@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("cap_max", sa.Float(), nullable=True),
         sa.Column("not_assessed", sa.Integer(), nullable=False),
         sa.Column("last_batch_id", sa.Integer(), nullable=False),
+        sa.Column("stored_rows", sa.BigInteger(), nullable=False),
         sa.Column("last_change_id", sa.Integer(), nullable=False),
         sa.Column("fee_cap_tolerance", sa.String(length=20), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_corridor_fee_summary")),

@@ -122,9 +122,10 @@ class CorridorFeeSummary(Base):
     The rows `monitor.services.dossier.corridor_fees` computes, for every
     licence at once, rebuilt at the end of every audit run
     (`monitor.services.dossier.refresh_corridor_fee_summary`). Each row keeps
-    what it was computed from: the newest import batch and registry change
-    then, and the fee-cap tolerance; the dossier reads these rows only while
-    they still match, and computes the figures itself otherwise.
+    what it was computed from: the newest import batch, the rows all batches
+    had stored and the newest registry change then, and the fee-cap
+    tolerance; the dossier reads these rows only while they still match, and
+    computes the figures itself otherwise.
     """
 
     __tablename__ = "corridor_fee_summary"
@@ -152,6 +153,7 @@ class CorridorFeeSummary(Base):
     not_assessed: Mapped[int]
     # What the row was computed from (0: none yet).
     last_batch_id: Mapped[int]
+    stored_rows: Mapped[int] = mapped_column(sa.BigInteger)
     last_change_id: Mapped[int]
     fee_cap_tolerance: Mapped[str] = mapped_column(sa.String(20))
 

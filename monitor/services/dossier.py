@@ -522,15 +522,18 @@ def corridor_fees(
     return [_corridor_fees_of(row) for row in rows]
 
 
-def _stamp(connection: sa.Connection | Session) -> tuple[int, int]:
-    """The newest import batch and registry change: what the fee figures depend on."""
-    batch, change = connection.execute(
+def _stamp(connection: sa.Connection | Session) -> tuple[int, int, int]:
+    """What the fee figures depend on: the newest import batch, the rows stored by
+    all batches (a batch committed after a newer one, or a retry storing into its
+    earlier batch row, adds to it) and the newest registry change."""
+    batch, stored, change = connection.execute(
         sa.select(
             sa.select(sa.func.max(ImportBatch.id)).scalar_subquery(),
+            sa.select(sa.func.sum(ImportBatch.rows_stored)).scalar_subquery(),
             sa.select(sa.func.max(RegistryChange.id)).scalar_subquery(),
         )
     ).one()
-    return int(batch or 0), int(change or 0)
+    return int(batch or 0), int(stored or 0), int(change or 0)
 
 
 def refresh_corridor_fee_summary(
@@ -539,12 +542,11 @@ def refresh_corridor_fee_summary(
     """Rebuild `corridor_fee_summary` for every licence, set-based; returns its rows.
 
     One `INSERT ... SELECT` over `placement_fee_facts` of every placement,
-    grouped by licence, corridor and year, each row stamped with the newest
-    import batch and registry change read just before (a batch stored
-    meanwhile only makes the rows look older than they are, so the dossier
-    computes its figures itself).
+    grouped by licence, corridor and year, each row stamped with `_stamp()`
+    read just before (a batch stored meanwhile only makes the rows look
+    older than they are, so the dossier computes its figures itself).
     """
-    last_batch, last_change = _stamp(connection)
+    last_batch, stored_rows, last_change = _stamp(connection)
     summary = CorridorFeeSummary.__table__
     facts = placement_fee_facts(placements_without_fees=True).subquery("facts")
     year = _year_of(facts.c.deployment_date).label("year")
@@ -555,6 +557,7 @@ def refresh_corridor_fee_summary(
         year,
         *figures,
         sa.literal(last_batch).label("last_batch_id"),
+        sa.literal(stored_rows, sa.BigInteger).label("stored_rows"),
         sa.literal(last_change).label("last_change_id"),
         sa.literal(str(fee_cap_tolerance)).label("fee_cap_tolerance"),
     ).group_by(facts.c.licence_no, facts.c.agreement_id, year)
@@ -579,9 +582,8 @@ def _current_summary(
     if not rows:
         return None
     first = rows[0]
-    if (first.last_batch_id, first.last_change_id) != _stamp(session) or Decimal(
-        first.fee_cap_tolerance
-    ) != fee_cap_tolerance:
+    stamp = (first.last_batch_id, first.stored_rows, first.last_change_id)
+    if stamp != _stamp(session) or Decimal(first.fee_cap_tolerance) != fee_cap_tolerance:
         return None
     return rows
 
