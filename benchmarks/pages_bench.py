@@ -75,9 +75,14 @@ def build_world(workdir: Path, database_url: str, placements: int) -> None:
         subprocess.run([*monitor, "audit", "run"], env=env, check=True)
 
 
+def distinctive_word(name: str) -> str:
+    """The longer of the name's first two words."""
+    return max(name.split()[:2], key=len)
+
+
 def misspelt(name: str) -> str:
-    """The agency's distinctive first word with two letters swapped, lower case."""
-    word = max(name.split()[:2], key=len).lower()
+    """The agency's distinctive word with two letters swapped, lower case."""
+    word = distinctive_word(name).lower()
     return word[:2] + word[3] + word[2] + word[4:] if len(word) > 4 else word
 
 
@@ -111,6 +116,7 @@ def bench_targets(app) -> dict[str, str]:
         "fee_flag": str(fee_flag),
         "worker_flag": str(worker_flag),
         "misspelt": misspelt(name),
+        "word": distinctive_word(name),
         "flags": str(flags),
     }
 
@@ -157,6 +163,8 @@ def main() -> int:
     )
     assert signed_in.status_code == 302, "the demo reviewer could not sign in"
 
+    check = client.get(f"/check?q={quote(targets['misspelt'])}").get_data(as_text=True)
+    assert targets["word"] in check, "the public check did not find the misspelt name"
     total_cases = int(
         re.search(r'id="case-count">(\d+) case', client.get("/cases").get_data(as_text=True)).group(
             1
