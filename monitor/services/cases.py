@@ -45,8 +45,11 @@ sort ends on the licence number, so pages are stable. Pagination is by
 offset over the grouped cases (hundreds to a few thousand, never flags).
 
 A page of cases takes four queries whatever the number of flags: the
-grouped summary (score, severities, dates, workers), and for the page's
-agencies their flags by rule, their partner countries and their names.
+grouped summary (score, severities, dates, workers), scored, sorted and
+cut to the page in SQL so that only the page's cases reach Python (on the
+1,000,000-placement world, scoring the 17,000 grouped rows in Python took
+most of the queue's 200 ms), and for the page's agencies their flags by
+rule, their partner countries and their names.
 """
 
 from __future__ import annotations
