@@ -23,6 +23,19 @@
   `LOGIN_LOCKOUT_FAILURES` failed sign-ins in a row (default 5) lock the
   username for `LOGIN_LOCKOUT_MINUTES` (default 15), counted in the database
   (`accounts.authenticate`), so every worker shares the count.
+- Caching: every answer but a static file (the site's and Swagger UI's)
+  carries `Cache-Control: no-store`, so no browser or proxy keeps a page,
+  a JSON answer or a rejection CSV someone saw signed in (nor a sign-in
+  form's CSRF token).
+- Bodies: a request of no signed-in user (no session) may carry at most
+  `ANONYMOUS_MAX_CONTENT_LENGTH` bytes (default 64 KiB, a sign-in form is a
+  few hundred bytes), checked before anything reads the body (CSRF's check
+  would parse the whole multipart form first): a larger `/login` is a 413,
+  a larger POST to a page that needs a sign-in (`/batches/upload`) goes to
+  the sign-in page, and of a body sent without a length no more than the
+  limit is read (the form is then refused). Signed-in uploads keep
+  `MAX_CONTENT_LENGTH`. The API reads no body before its bearer token is
+  checked.
 - Errors: `/api/...` answers in problem+json, every other page in HTML
   (a file over `MAX_CONTENT_LENGTH` gets a 413 page naming the limit).
 """
@@ -36,13 +49,13 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, render_template, request, session
+from flask import Flask, Response, current_app, render_template, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException, abort
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, abort
 
 from monitor import db
 from monitor.api.problems import problem, problem_from_exception
@@ -172,9 +185,29 @@ def _is_api_request() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+def _refuse_big_anonymous_bodies() -> Any:
+    """Before CSRF reads a form: no signed-in user, no body over the small limit."""
+    if _is_api_request() or current_user.is_authenticated:
+        return None
+    limit = int(current_app.config["ANONYMOUS_MAX_CONTENT_LENGTH"])
+    request.max_content_length = limit  # a body without Content-Length stops there
+    if request.content_length is None or request.content_length <= limit:
+        return None
+    if request.endpoint not in (None, "auth.login"):
+        return login_manager.unauthorized()  # a page that needs a sign-in
+    raise RequestEntityTooLarge(
+        f"This request is too large: without a sign-in a request may carry at most "
+        f"{human_size(limit)}."
+    )
+
+
 def _handle_http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
-    too_large = status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE and request.max_content_length
+    too_large = (
+        status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        and request.max_content_length
+        and (_is_api_request() or current_user.is_authenticated)
+    )
     limit = human_size(request.max_content_length) if too_large else None
     if _is_api_request():
         if limit:
@@ -194,6 +227,17 @@ def _handle_http_error(exc: HTTPException) -> Any:
     )
 
 
+# Endpoints whose answers are public files a cache may keep.
+STATIC_ENDPOINTS = frozenset({"static", "api_docs.docs_asset"})
+
+
+def _no_store(response: Response) -> Response:
+    """`Cache-Control: no-store` on everything but static files."""
+    if request.endpoint not in STATIC_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Install sessions, CSRF, security headers, the sign-in rate limit and error pages.
 
@@ -203,9 +247,10 @@ def init_app(app: Flask) -> None:
 
     login_manager.init_app(app)
     app.permanent_session_lifetime = dt.timedelta(hours=int(app.config["SESSION_ABSOLUTE_HOURS"]))
+    app.before_request(_refuse_big_anonymous_bodies)  # before CSRF's check reads the form
     csrf.init_app(app)
     force_https = bool(app.config.get("FORCE_HTTPS", False))
-    Talisman(
+    app.extensions["monitor.talisman"] = Talisman(
         app,
         force_https=force_https,
         strict_transport_security=force_https,
@@ -222,4 +267,5 @@ def init_app(app: Flask) -> None:
     )(app.view_functions[login_endpoint])
     app.extensions["monitor.limiter"] = limiter
     app.register_error_handler(HTTPException, _handle_http_error)
+    app.after_request(_no_store)
     app.add_template_filter(human_size)

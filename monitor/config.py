@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from monitor.logs import LOG_FORMATS
+
 DECIMAL_THRESHOLDS = (
     "FEE_CAP_TOLERANCE",
     "UNDERDECLARED_RATIO",
@@ -21,8 +23,12 @@ DECIMAL_THRESHOLDS = (
     "OUTLIER_Z",
 )
 INTEGER_THRESHOLDS = ("OUTLIER_MIN_PLACEMENTS", "DUPLICATE_WORKER_DAYS", "NAME_SIMILARITY")
-# Sessions and sign-in lockout (monitor.auth, monitor.services.accounts).
+# Whole numbers that may be 0 (monitor.create_app, the readiness check).
+COUNT_SETTINGS = ("TRUSTED_PROXIES",)
+# Whole numbers above 0: request bodies, readiness, sessions and sign-in lockout.
 ACCOUNT_SETTINGS = (
+    "ANONYMOUS_MAX_CONTENT_LENGTH",
+    "READY_AUDIT_HOURS",
     "SESSION_IDLE_MINUTES",
     "SESSION_ABSOLUTE_HOURS",
     "LOGIN_LOCKOUT_FAILURES",
@@ -41,6 +47,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "HOME_COUNTRY": "NP",
         "SECRET_KEY": secrets.token_hex(32),
         "MAX_CONTENT_LENGTH": 200 * 1024 * 1024,
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed.
+        "TRUSTED_PROXIES": 0,
+        # `json`: log records as JSON lines (monitor.logs); `text`: plain lines.
+        "LOG_FORMAT": "text",
+        # /readyz answers 503 when no audit succeeded in this many hours (monitor.views.health).
+        "READY_AUDIT_HOURS": 48,
+        # The largest body of a request without a signed-in user (monitor.auth).
+        "ANONYMOUS_MAX_CONTENT_LENGTH": 64 * 1024,
         "TIMEZONE": "UTC",
         "AUDIT_CRON": "0 2 * * *",
         "OFFICIALS_URL": "",
@@ -107,6 +121,13 @@ def check(settings: Mapping[str, Any]) -> None:
                 f"MONITOR_{name} must be a non-negative number, got {settings[name]!r}"
             )
     for name in INTEGER_THRESHOLDS:
+        if not str(settings[name]).strip().isdigit():
+            raise ConfigError(f"MONITOR_{name} must be a whole number, got {settings[name]!r}")
+    if settings["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError(
+            f"MONITOR_LOG_FORMAT must be text or json, got {settings['LOG_FORMAT']!r}"
+        )
+    for name in COUNT_SETTINGS:
         if not str(settings[name]).strip().isdigit():
             raise ConfigError(f"MONITOR_{name} must be a whole number, got {settings[name]!r}")
     for name in ACCOUNT_SETTINGS:

@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +24,9 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage, Page
 
 from monitor import create_app, db
 from monitor.models import Base
@@ -170,6 +174,20 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def console_errors(page: Page) -> list[str]:
+    """Script errors and Content-Security-Policy violations the page reports."""
+    errors: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            errors.append(message.text)
+
+    page.on("console", record)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
 
 
 @pytest.fixture(scope="session")

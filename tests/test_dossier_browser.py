@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_PASSWORD
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.workspace_world import LICENCE, NAME, PARTNER, build_world
 
@@ -21,20 +21,6 @@ from tests.workspace_world import LICENCE, NAME, PARTNER, build_world
 @pytest.fixture
 def world(session, app, tmp_path):
     return build_world(session, app.extensions["monitor.sessionmaker"], tmp_path, placements=4)
-
-
-@pytest.fixture
-def console_errors(page: Page) -> list[str]:
-    """Script errors and Content-Security-Policy violations the page reports."""
-    errors: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type == "error" and "Content Security Policy" in message.text:
-            errors.append(message.text)
-
-    page.on("console", record)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
 
 
 def sign_in(page: Page, base: str, username: str) -> None:

@@ -7,23 +7,9 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_PASSWORD, placements_csv
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.usefixtures("declaration_registry")
-
-
-@pytest.fixture
-def console_errors(page: Page) -> list[str]:
-    """Script errors and Content-Security-Policy violations the page reports."""
-    errors: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type == "error" and "Content Security Policy" in message.text:
-            errors.append(message.text)
-
-    page.on("console", record)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
 
 
 def sign_in(page: Page, base: str, username: str, landing: str = "/batches/") -> None:

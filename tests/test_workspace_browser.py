@@ -9,24 +9,10 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_PASSWORD
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from monitor.models import Agency
 from tests.cases_helpers import add_flags, refresh
-
-
-@pytest.fixture
-def console_errors(page: Page) -> list[str]:
-    """Script errors and Content-Security-Policy violations the page reports."""
-    errors: list[str] = []
-
-    def record(message: ConsoleMessage) -> None:
-        if message.type == "error" and "Content Security Policy" in message.text:
-            errors.append(message.text)
-
-    page.on("console", record)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from flask import (
     Flask,
     Request,
     Response,
+    abort,
     render_template,
     send_from_directory,
     url_for,
@@ -104,8 +105,24 @@ def docs() -> str:
     return render_template("api/docs.html", spec_url=url_for("api-docs.openapi_json"))
 
 
+# The package's files the docs page loads (and their source maps); its sample
+# pages (`index.html`, `oauth2-redirect.html`, the Petstore initializer) are not served.
+DOCS_ASSETS = frozenset(
+    {
+        "swagger-ui.css",
+        "swagger-ui.css.map",
+        "swagger-ui-bundle.js",
+        "swagger-ui-bundle.js.map",
+        "favicon-16x16.png",
+        "favicon-32x32.png",
+    }
+)
+
+
 @docs_bp.get("/assets/<path:filename>")
 def docs_asset(filename: str) -> Response:
+    if filename not in DOCS_ASSETS:
+        abort(HTTPStatus.NOT_FOUND)
     return send_from_directory(str(swagger_ui_path), filename)
 
 

@@ -23,23 +23,22 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Response, abort, current_app, g, request
+from flask import Response, abort, current_app
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import RAISE
 
 from monitor import db
 from monitor.api import ApiBlueprint
-from monitor.api.problems import PROBLEM_MIMETYPE, problem
+from monitor.api.problems import problem
 from monitor.api.schemas import (
     BatchListQuerySchema,
     BatchSchema,
-    ProblemSchema,
     RejectionSchema,
     ReportSchema,
     UploadSchema,
 )
-from monitor.models import User
+from monitor.api.tokens import api_user, authenticate, problem_doc
 from monitor.services import accounts, declarations
 from monitor.uploads import BATCH_ID_IN_URL, UploadRefused, import_upload
 
@@ -50,33 +49,15 @@ blp = ApiBlueprint(
     description="Declaration batches of partner regulators.",
 )
 
-BEARER_PREFIX = "bearer "
 REJECTIONS_PAGE_SIZE = 1000
 MAX_REJECTIONS_PAGE_SIZE = 10_000
 
 
 def _problem_doc(status: HTTPStatus, description: str) -> Any:
-    return blp.alt_response(
-        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
-    )
+    return problem_doc(blp, status, description)
 
 
-@blp.before_request
-def _authenticate() -> Response | None:
-    header = request.headers.get("Authorization", "")
-    if not header.lower().startswith(BEARER_PREFIX):
-        return problem(
-            HTTPStatus.UNAUTHORIZED, "Send an API token as `Authorization: Bearer <token>`."
-        )
-    user = accounts.user_for_token(db.session(), header[len(BEARER_PREFIX) :].strip())
-    if user is None:
-        return problem(HTTPStatus.UNAUTHORIZED, "The API token is unknown or has been revoked.")
-    g.api_user = user
-    return None
-
-
-def _api_user() -> User:
-    return g.api_user
+blp.before_request(authenticate)
 
 
 def _not_found_detail(batch_id: int) -> str:
@@ -94,7 +75,7 @@ class Batches(MethodView):
     @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
     def get(self, query: dict[str, Any]) -> Any:
         """List the batches you may see, newest first."""
-        scope = accounts.country_scope(_api_user())
+        scope = accounts.country_scope(api_user())
         country = scope or (query.get("country", "").upper() or None)
         return declarations.list_batches(db.session(), country, limit=query["limit"])
 
@@ -115,7 +96,7 @@ class Batches(MethodView):
     )
     def post(self, upload: dict[str, Any]) -> Any:
         """Upload a placements or fees declaration for your country."""
-        user = _api_user()
+        user = api_user()
         if accounts.is_ministry(user):
             return problem(
                 HTTPStatus.FORBIDDEN,
@@ -152,7 +133,7 @@ class BatchDetail(MethodView):
     @_problem_doc(HTTPStatus.NOT_FOUND, "No such batch, or not one of your country's.")
     def get(self, batch_id: int) -> Any:
         """One batch: who sent what, and what became of its rows."""
-        scope = accounts.country_scope(_api_user())
+        scope = accounts.country_scope(api_user())
         batch = declarations.get_batch(db.session(), batch_id, scope)
         return _not_found(batch_id) if batch is None else batch
 
@@ -170,7 +151,7 @@ class BatchRejections(MethodView):
         gives the total and the next page. The web page's CSV download has them all.
         """
         session = db.session()
-        scope = accounts.country_scope(_api_user())
+        scope = accounts.country_scope(api_user())
         if declarations.get_batch(session, batch_id, scope) is None:
             # Raised, not returned: a paginated view may not return a Response.
             abort(HTTPStatus.NOT_FOUND, _not_found_detail(batch_id))

@@ -13,16 +13,15 @@ import datetime as dt
 from http import HTTPStatus
 from typing import Any
 
-from flask import Response, abort, g, request
+from flask import abort
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import EXCLUDE
 
 from monitor import db
 from monitor.api import ApiBlueprint
-from monitor.api.problems import PROBLEM_MIMETYPE, problem
-from monitor.api.schemas import CaseQuerySchema, CaseSchema, ProblemSchema
-from monitor.services import accounts
+from monitor.api.schemas import CaseQuerySchema, CaseSchema
+from monitor.api.tokens import authenticate_staff, problem_doc
 from monitor.services.cases import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -38,29 +37,12 @@ blp = ApiBlueprint(
     description="The case queue: audit flags grouped by agency (ministry staff).",
 )
 
-BEARER_PREFIX = "bearer "
-
 
 def _problem_doc(status: HTTPStatus, description: str) -> Any:
-    return blp.alt_response(
-        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
-    )
+    return problem_doc(blp, status, description)
 
 
-@blp.before_request
-def _authenticate_staff() -> Response | None:
-    header = request.headers.get("Authorization", "")
-    if not header.lower().startswith(BEARER_PREFIX):
-        return problem(
-            HTTPStatus.UNAUTHORIZED, "Send an API token as `Authorization: Bearer <token>`."
-        )
-    user = accounts.user_for_token(db.session(), header[len(BEARER_PREFIX) :].strip())
-    if user is None:
-        return problem(HTTPStatus.UNAUTHORIZED, "The API token is unknown or has been revoked.")
-    if not accounts.is_ministry(user):
-        return problem(HTTPStatus.NOT_FOUND, "The requested URL was not found on the server.")
-    g.api_user = user
-    return None
+blp.before_request(authenticate_staff)
 
 
 @blp.route("/cases")

@@ -16,17 +16,15 @@ from http import HTTPStatus
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, abort, g
+from flask import abort
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import RAISE
 
 from monitor import db
 from monitor.api import ApiBlueprint
-from monitor.api import batches as batches_api
-from monitor.api.problems import PROBLEM_MIMETYPE
-from monitor.api.schemas import ProblemSchema
-from monitor.services import accounts, audit_history, flag_list
+from monitor.api.tokens import authenticate_staff, problem_doc
+from monitor.services import audit_history, flag_list
 
 blp = ApiBlueprint(
     "api_flags",
@@ -107,22 +105,13 @@ class AuditRunSchema(ma.Schema):
 
 
 def _problem_doc(status: HTTPStatus, description: str) -> Any:
-    return blp.alt_response(
-        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
-    )
+    return problem_doc(blp, status, description)
 
 
 NOT_STAFF = "Ministry tokens only: a partner regulator's token gets 404."
 
 
-@blp.before_request
-def _staff_only() -> Response | None:
-    refused = batches_api._authenticate()
-    if refused is not None:
-        return refused
-    if not accounts.is_ministry(g.api_user):
-        abort(HTTPStatus.NOT_FOUND, "There is no such resource.")
-    return None
+blp.before_request(authenticate_staff)
 
 
 @blp.route("/flags")

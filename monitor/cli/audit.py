@@ -25,13 +25,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from monitor import db
+from monitor import db, logs
 from monitor.cli import needs_database
 
 if TYPE_CHECKING:
     from jobs.audit import AuditRunResult
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 audit_group = AppGroup("audit", help="Run the audit rules and see past runs.")
 flags_group = AppGroup("flags", help="The flags raised by the audit.")
@@ -193,7 +192,7 @@ def scheduler_command() -> None:
     from jobs.scheduler import JOB_ID, build_scheduler
 
     app: Flask = current_app._get_current_object()
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logs.configure(app.config["LOG_FORMAT"], level=logging.INFO)
     scheduler = build_scheduler(app, BlockingScheduler)
     _stop_on_signals(lambda: scheduler.shutdown(wait=False))
     click.echo(f"Scheduler: {JOB_ID} on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")
@@ -217,18 +216,26 @@ def serve_command(host: str, port: int, no_scheduler: bool) -> None:
 
     from jobs.scheduler import build_scheduler
     from monitor import create_app
+    from monitor.serving import QuietRequestHandler
 
     app: Flask = current_app._get_current_object()
     if not app.extensions.get("monitor.web"):
         app = create_app()  # the command line's app has no pages: make the web app
     scheduler = None
     if not no_scheduler:
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        logs.configure(app.config["LOG_FORMAT"], level=logging.INFO)
         scheduler = build_scheduler(app, BackgroundScheduler)
         scheduler.start()
         click.echo(f"Audit scheduled on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        run_simple(
+            host,
+            port,
+            app,
+            threaded=True,
+            use_reloader=False,
+            request_handler=QuietRequestHandler,
+        )
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

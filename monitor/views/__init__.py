@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         dashboard,
         file_templates,
         flag_pages,
+        health,
         home,
         public,
     )
@@ -34,7 +35,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(agencies.registry_bp)
     app.register_blueprint(flag_pages.bp)
     app.register_blueprint(audit_runs.bp)
+    app.register_blueprint(health.bp)
     auth.init_app(app)
+    health.init_app(app)
     public.init_app(app)
     api.init_app(app)
     cli.init_app(app)
