@@ -5,7 +5,9 @@ it the run is recorded as `skipped` and nothing else happens), records an
 `AuditRun`, marks runs left `running` by dead processes as `abandoned`
 (every run starts under the lock, so while we hold it any other `running`
 row belongs to a process that died), optionally refreshes the officials
-list, runs each rule and keeps its flags, rebuilds the case counts the
+list, runs each rule and keeps its flags, rebuilds the dossier's fee figures
+(`monitor.services.dossier.refresh_corridor_fee_summary`, in a transaction of
+its own; a failure there is an error of the run) and the case counts the
 review queue reads (`monitor.services.cases.refresh_case_counts`, in the
 transaction that records the run's outcome), then posts the digest.
 
@@ -71,6 +73,7 @@ from monitor.memory import garbage_collection_paused
 from monitor.models import AuditRun
 from monitor.models.base import utcnow
 from monitor.services.cases import refresh_case_counts
+from monitor.services.dossier import refresh_corridor_fee_summary
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +315,11 @@ def _run_locked(
         errors.append(f"interrupted: {one_line_error(exc)}")
         _finish(engine, result, errors)
         raise
+    try:
+        with db.write_transaction(engine) as connection:
+            refresh_corridor_fee_summary(connection, fee_cap_tolerance=settings.fee_cap_tolerance)
+    except Exception as exc:  # the run's outcome is still recorded, with this error
+        errors.append(f"corridor fee summary: {one_line_error(exc)}")
     _finish(engine, result, errors)
     if digest_webhook:
         result.notes["digest"] = send_digest(session_factory, run_id, digest_webhook)

@@ -29,6 +29,8 @@ from __future__ import annotations
 import ast
 import functools
 import logging
+import math
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -73,6 +75,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
+    try:  # the case queue's score needs them; some SQLite builds leave them out
+        cursor.execute("SELECT sqrt(1), power(1, 1)")
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("sqrt", 1, math.sqrt, deterministic=True)
+        dbapi_connection.create_function("power", 2, math.pow, deterministic=True)
     cursor.close()
 
 

@@ -6,12 +6,18 @@ which the site's Content-Security-Policy (scripts only from this site)
 would refuse, so `svg()` renders with no script files (`js=[]`) and drops
 that element from the tree: the chart is plain SVG, with its `<title>`
 for screen readers; the page shows the same numbers in a table beside it.
+
+pygal takes about 10 ms to set up a chart, and a busy agency's dossier
+draws one per corridor, so the charts are kept (`CHARTS_KEPT`, least
+recently used first out) by the figures they draw: the same figures give
+the same SVG.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import pygal
@@ -20,6 +26,8 @@ from pygal.style import Style
 
 from monitor.services.dossier import CorridorFees
 from monitor.services.licence_status import StatusInterval
+
+CHARTS_KEPT = 512
 
 # Status levels, bottom to top, and their colours (contrast at least 4.5:1 on white).
 STATUS_LEVELS = ("not_licensed", "revoked", "expired", "suspended", "active")
@@ -75,6 +83,11 @@ def licence_timeline(intervals: Sequence[StatusInterval], today: dt.date) -> Mar
 
     None when the licence has no events (nothing to draw: never licensed).
     """
+    return _licence_timeline(tuple(intervals), today)
+
+
+@lru_cache(maxsize=CHARTS_KEPT)
+def _licence_timeline(intervals: tuple[StatusInterval, ...], today: dt.date) -> Markup | None:
     dated = [interval for interval in intervals if interval.start is not None]
     if not dated:
         return None
@@ -127,6 +140,11 @@ def corridor_fee_chart(agreement_id: str, rows: Sequence[CorridorFees]) -> Marku
     year's band (so it is drawn even for a single year), the agency-declared
     and worker-reported means are dots on either side of the band's middle.
     """
+    return _corridor_fee_chart(agreement_id, tuple(rows))
+
+
+@lru_cache(maxsize=CHARTS_KEPT)
+def _corridor_fee_chart(agreement_id: str, rows: tuple[CorridorFees, ...]) -> Markup:
     years = [row.year for row in rows]
     chart = pygal.XY(
         js=[],

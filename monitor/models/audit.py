@@ -56,6 +56,7 @@ class Flag(Base):
         sa.Index("ix_flags_rule_status", "rule", "status", "id"),
         sa.Index("ix_flags_status_licence_severity", "status", "licence_no", "severity"),
         sa.Index("ix_flags_first_seen", "first_seen", "id"),
+        sa.Index("ix_flags_licence_rule_status", "licence_no", "rule", "status", "severity", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,7 +90,20 @@ class CaseCount(Base):
     """
 
     __tablename__ = "agency_cases"
-    __table_args__ = (sa.Index("ix_agency_cases_status_licence", "status", "licence_no"),)
+    __table_args__ = (
+        sa.Index(
+            "ix_agency_cases_queue",
+            "status",
+            "licence_no",
+            "severity",
+            "first_seen",
+            "workers_affected",
+            "flags",
+        ),
+        sa.Index("ix_agency_cases_rule", "status", "rule", "severity", "flags"),
+        sa.Index("ix_agency_cases_severity", "status", "severity", "licence_no", "flags"),
+        sa.Index("ix_agency_cases_first_seen", "first_seen", "flags"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(16))
@@ -100,6 +114,48 @@ class CaseCount(Base):
     first_seen: Mapped[dt.date]
     workers_affected: Mapped[int]
     flags: Mapped[int]
+
+
+class CorridorFeeSummary(Base):
+    """The dossier's fees against the cap, per licence, corridor and deployment year.
+
+    The rows `monitor.services.dossier.corridor_fees` computes, for every
+    licence at once, rebuilt at the end of every audit run
+    (`monitor.services.dossier.refresh_corridor_fee_summary`). Each row keeps
+    what it was computed from: the newest import batch, the rows all batches
+    had stored and the newest registry change then, and the fee-cap
+    tolerance; the dossier reads these rows only while they still match, and
+    computes the figures itself otherwise.
+    """
+
+    __tablename__ = "corridor_fee_summary"
+    __table_args__ = (
+        sa.Index("ix_corridor_fee_summary_licence", "licence_no", "agreement_id", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    licence_no: Mapped[str] = mapped_column(sa.String(64))
+    agreement_id: Mapped[str] = mapped_column(sa.String(64))
+    year: Mapped[int]
+    placements: Mapped[int]
+    workers: Mapped[int]
+    agency_placements: Mapped[int]
+    agency_mean: Mapped[float | None] = mapped_column(sa.Float)
+    agency_max: Mapped[float | None] = mapped_column(sa.Float)
+    agency_over: Mapped[int]
+    worker_placements: Mapped[int]
+    worker_mean: Mapped[float | None] = mapped_column(sa.Float)
+    worker_max: Mapped[float | None] = mapped_column(sa.Float)
+    worker_over: Mapped[int]
+    cap_mean: Mapped[float | None] = mapped_column(sa.Float)
+    cap_min: Mapped[float | None] = mapped_column(sa.Float)
+    cap_max: Mapped[float | None] = mapped_column(sa.Float)
+    not_assessed: Mapped[int]
+    # What the row was computed from (0: none yet).
+    last_batch_id: Mapped[int]
+    stored_rows: Mapped[int] = mapped_column(sa.BigInteger)
+    last_change_id: Mapped[int]
+    fee_cap_tolerance: Mapped[str] = mapped_column(sa.String(20))
 
 
 class AuditLock(Base):

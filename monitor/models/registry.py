@@ -145,6 +145,16 @@ class RegistryChange(Base):
     """
 
     __tablename__ = "registry_changes"
+    # The agency dossier's change history: a licence's rows by key (prefix on PostgreSQL).
+    __table_args__ = (
+        sa.Index(
+            "ix_registry_changes_row_key",
+            "table_name",
+            "row_key",
+            "id",
+            postgresql_ops={"row_key": "varchar_pattern_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     table_name: Mapped[str] = mapped_column(sa.String(64))

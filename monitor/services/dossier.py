@@ -54,7 +54,9 @@ from monitor.models import (
     AgencyPerson,
     Agreement,
     Authorisation,
+    CorridorFeeSummary,
     Flag,
+    ImportBatch,
     LicenceEvent,
     Placement,
     RegistryChange,
@@ -263,6 +265,16 @@ def agency_dossier(
     status_today = next(
         (interval.status for interval in intervals if interval.covers(today)), "not_licensed"
     )
+    summary = _current_summary(session, licence_no, fee_cap_tolerance)
+    if summary is None:
+        placements = _placement_counts(session, licence_no)
+        fees = corridor_fees(session, licence_no, fee_cap_tolerance=fee_cap_tolerance)
+    else:
+        placements = [
+            PlacementCount(row.agreement_id, row.year, row.placements, row.workers)
+            for row in summary
+        ]
+        fees = [_corridor_fees_of(row) for row in summary]
     return Dossier(
         identity=Identity(
             licence_no=agency.licence_no,
@@ -278,8 +290,8 @@ def agency_dossier(
         intervals=intervals,
         corridors=_corridors(session, licence_no, today),
         people=_people(session, licence_no),
-        placements=_placement_counts(session, licence_no),
-        fees=corridor_fees(session, licence_no, fee_cap_tolerance=fee_cap_tolerance),
+        placements=placements,
+        fees=fees,
         flags=_flags_by_rule(session, licence_no),
         changes=_registry_changes(session, licence_no),
     )
@@ -433,17 +445,16 @@ def _usd(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
 
 
-def corridor_fees(
-    session: Session, licence_no: str, *, fee_cap_tolerance: Decimal = Decimal("0.005")
-) -> list[CorridorFees]:
-    """Per corridor and deployment year: fees per placement against the cap (one query)."""
-    facts = placement_fee_facts(placements_without_fees=True, licence_no=licence_no).subquery(
-        "facts"
-    )
+def _corridor_fee_columns(
+    facts: sa.Subquery, fee_cap_tolerance: Decimal
+) -> list[sa.ColumnElement[Any]]:
+    """The aggregates of `CorridorFees` over placement fee facts (grouped by the caller)."""
     limit = facts.c.cap_usd * (1 + float(fee_cap_tolerance))
     zero_cap = facts.c.cap_type == "zero"
-    year = _year_of(facts.c.deployment_date).label("year")
-    columns: list[sa.ColumnElement[Any]] = []
+    columns: list[sa.ColumnElement[Any]] = [
+        sa.func.count().label("placements"),
+        sa.func.count(sa.distinct(facts.c.worker_ref)).label("workers"),
+    ]
     assessable = []
     for source in ("agency", "worker"):
         paid = facts.c[f"{source}_fees"] > 0
@@ -466,44 +477,119 @@ def corridor_fees(
         ]
         assessable.append(sa.or_(sa.not_(paid), facts.c[f"{source}_unconverted"] == 0))
     not_assessed = sa.or_(facts.c.cap_usd.is_(None), sa.not_(sa.and_(*assessable)))
-    rows = session.execute(
-        sa.select(
-            facts.c.agreement_id,
-            year,
-            sa.func.count().label("placements"),
-            *columns,
-            sa.func.avg(facts.c.cap_usd).label("cap_mean"),
-            sa.func.min(facts.c.cap_usd).label("cap_min"),
-            sa.func.max(facts.c.cap_usd).label("cap_max"),
-            sa.func.sum(sa.case((not_assessed, 1), else_=0)).label("not_assessed"),
-        )
-        .group_by(facts.c.agreement_id, year)
-        .order_by(facts.c.agreement_id, year)
-    )
     return [
-        CorridorFees(
-            agreement_id=row.agreement_id,
-            year=row.year,
-            placements=row.placements,
-            agency_placements=int(row.agency_placements or 0),
-            agency_mean_usd=_usd(row.agency_mean),
-            agency_max_usd=_usd(row.agency_max),
-            agency_over_cap=int(row.agency_over or 0),
-            worker_placements=int(row.worker_placements or 0),
-            worker_mean_usd=_usd(row.worker_mean),
-            worker_max_usd=_usd(row.worker_max),
-            worker_over_cap=int(row.worker_over or 0),
-            cap_mean_usd=_usd(row.cap_mean),
-            cap_min_usd=_usd(row.cap_min),
-            cap_max_usd=_usd(row.cap_max),
-            not_assessed=int(row.not_assessed or 0),
-        )
-        for row in rows
+        *columns,
+        sa.func.avg(facts.c.cap_usd).label("cap_mean"),
+        sa.func.min(facts.c.cap_usd).label("cap_min"),
+        sa.func.max(facts.c.cap_usd).label("cap_max"),
+        sa.func.sum(sa.case((not_assessed, 1), else_=0)).label("not_assessed"),
     ]
 
 
+def _corridor_fees_of(row: Any) -> CorridorFees:
+    return CorridorFees(
+        agreement_id=row.agreement_id,
+        year=row.year,
+        placements=row.placements,
+        agency_placements=int(row.agency_placements or 0),
+        agency_mean_usd=_usd(row.agency_mean),
+        agency_max_usd=_usd(row.agency_max),
+        agency_over_cap=int(row.agency_over or 0),
+        worker_placements=int(row.worker_placements or 0),
+        worker_mean_usd=_usd(row.worker_mean),
+        worker_max_usd=_usd(row.worker_max),
+        worker_over_cap=int(row.worker_over or 0),
+        cap_mean_usd=_usd(row.cap_mean),
+        cap_min_usd=_usd(row.cap_min),
+        cap_max_usd=_usd(row.cap_max),
+        not_assessed=int(row.not_assessed or 0),
+    )
+
+
+def corridor_fees(
+    session: Session, licence_no: str, *, fee_cap_tolerance: Decimal = Decimal("0.005")
+) -> list[CorridorFees]:
+    """Per corridor and deployment year: fees per placement against the cap (one query)."""
+    facts = placement_fee_facts(placements_without_fees=True, licence_no=licence_no).subquery(
+        "facts"
+    )
+    year = _year_of(facts.c.deployment_date).label("year")
+    rows = session.execute(
+        sa.select(facts.c.agreement_id, year, *_corridor_fee_columns(facts, fee_cap_tolerance))
+        .group_by(facts.c.agreement_id, year)
+        .order_by(facts.c.agreement_id, year)
+    )
+    return [_corridor_fees_of(row) for row in rows]
+
+
+def _stamp(connection: sa.Connection | Session) -> tuple[int, int, int]:
+    """What the fee figures depend on: the newest import batch, the rows stored by
+    all batches (a batch committed after a newer one, or a retry storing into its
+    earlier batch row, adds to it) and the newest registry change."""
+    batch, stored, change = connection.execute(
+        sa.select(
+            sa.select(sa.func.max(ImportBatch.id)).scalar_subquery(),
+            sa.select(sa.func.sum(ImportBatch.rows_stored)).scalar_subquery(),
+            sa.select(sa.func.max(RegistryChange.id)).scalar_subquery(),
+        )
+    ).one()
+    return int(batch or 0), int(stored or 0), int(change or 0)
+
+
+def refresh_corridor_fee_summary(
+    connection: sa.Connection, *, fee_cap_tolerance: Decimal = Decimal("0.005")
+) -> int:
+    """Rebuild `corridor_fee_summary` for every licence, set-based; returns its rows.
+
+    One `INSERT ... SELECT` over `placement_fee_facts` of every placement,
+    grouped by licence, corridor and year, each row stamped with `_stamp()`
+    read just before (a batch stored meanwhile only makes the rows look
+    older than they are, so the dossier computes its figures itself).
+    """
+    last_batch, stored_rows, last_change = _stamp(connection)
+    summary = CorridorFeeSummary.__table__
+    facts = placement_fee_facts(placements_without_fees=True).subquery("facts")
+    year = _year_of(facts.c.deployment_date).label("year")
+    figures = _corridor_fee_columns(facts, fee_cap_tolerance)
+    query = sa.select(
+        facts.c.licence_no,
+        facts.c.agreement_id,
+        year,
+        *figures,
+        sa.literal(last_batch).label("last_batch_id"),
+        sa.literal(stored_rows, sa.BigInteger).label("stored_rows"),
+        sa.literal(last_change).label("last_change_id"),
+        sa.literal(str(fee_cap_tolerance)).label("fee_cap_tolerance"),
+    ).group_by(facts.c.licence_no, facts.c.agreement_id, year)
+    connection.execute(sa.delete(summary))
+    connection.execute(
+        sa.insert(summary).from_select([column.name for column in query.selected_columns], query)
+    )
+    return connection.execute(sa.select(sa.func.count()).select_from(summary)).scalar_one()
+
+
+def _current_summary(
+    session: Session, licence_no: str, fee_cap_tolerance: Decimal
+) -> list[Any] | None:
+    """The licence's `corridor_fee_summary` rows while nothing they depend on has
+    changed since (no newer batch or registry change, the same tolerance); else None."""
+    summary = CorridorFeeSummary.__table__
+    rows = session.execute(
+        sa.select(summary)
+        .where(summary.c.licence_no == licence_no)
+        .order_by(summary.c.agreement_id, summary.c.year)
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    stamp = (first.last_batch_id, first.stored_rows, first.last_change_id)
+    if stamp != _stamp(session) or Decimal(first.fee_cap_tolerance) != fee_cap_tolerance:
+        return None
+    return rows
+
+
 def _flags_by_rule(session: Session, licence_no: str) -> list[RuleFlags]:
-    """Counts per rule and status, and the most recent flags of each rule (two queries)."""
+    """Counts per rule and status, and the most recent flags of each rule (three queries)."""
     counts = session.execute(
         sa.select(Flag.rule, Flag.severity, Flag.status, sa.func.count().label("flags"))
         .where(Flag.licence_no == licence_no)
@@ -513,15 +599,11 @@ def _flags_by_rule(session: Session, licence_no: str) -> list[RuleFlags]:
     for rule, severity, status, flags in counts:
         by_status = groups.setdefault(rule, (severity, {}))[1]
         by_status[status] = by_status.get(status, 0) + flags
+    # Ranked on the index's columns alone, then only the flags shown are read, by id
+    # (joined, PostgreSQL expects every ranked row and reads the whole table).
     ranked = (
         sa.select(
             Flag.id,
-            Flag.rule,
-            Flag.severity,
-            Flag.status,
-            Flag.subject,
-            Flag.first_seen,
-            Flag.last_seen,
             sa.func.row_number()
             .over(
                 partition_by=Flag.rule,
@@ -532,12 +614,21 @@ def _flags_by_rule(session: Session, licence_no: str) -> list[RuleFlags]:
         .where(Flag.licence_no == licence_no)
         .subquery("ranked")
     )
+    shown_ranks = sa.select(ranked.c.id, ranked.c.rank).where(ranked.c.rank <= FLAGS_PER_RULE)
+    rank_of = {flag_id: rank for flag_id, rank in session.execute(shown_ranks)}
+    shown = session.execute(
+        sa.select(
+            Flag.id,
+            Flag.rule,
+            Flag.severity,
+            Flag.status,
+            Flag.subject,
+            Flag.first_seen,
+            Flag.last_seen,
+        ).where(Flag.id.in_(rank_of))
+    ).all()
     recent: dict[str, list[FlagRow]] = defaultdict(list)
-    for row in session.execute(
-        sa.select(ranked)
-        .where(ranked.c.rank <= FLAGS_PER_RULE)
-        .order_by(ranked.c.rule, ranked.c.rank)
-    ):
+    for row in sorted(shown, key=lambda row: (row.rule, rank_of[row.id])):
         recent[row.rule].append(
             FlagRow(
                 id=row.id,
@@ -561,6 +652,17 @@ def _flags_by_rule(session: Session, licence_no: str) -> list[RuleFlags]:
 
 def _registry_changes(session: Session, licence_no: str) -> list[RegistryChangeRow]:
     escaped = licence_no.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    tables = RegistryChange.table_name.in_(AGENCY_TABLES)
+    prefixed = RegistryChange.row_key.like(f"{escaped}|%", escape="\\")
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite searches an index for a range, not for this LIKE: in its binary
+        # order every key starting "<licence>|" lies in ["<licence>|", "<licence>}").
+        # (PostgreSQL searches its varchar_pattern_ops index for the LIKE itself.)
+        prefixed = sa.and_(
+            prefixed,
+            RegistryChange.row_key >= f"{licence_no}|",
+            RegistryChange.row_key < f"{licence_no}}}",
+        )
     rows = session.execute(
         sa.select(
             RegistryChange.id,
@@ -574,11 +676,10 @@ def _registry_changes(session: Session, licence_no: str) -> list[RegistryChangeR
             RegistryChange.source_file,
         )
         .where(
-            RegistryChange.table_name.in_(AGENCY_TABLES),
             sa.or_(
-                RegistryChange.row_key == licence_no,
-                RegistryChange.row_key.like(f"{escaped}|%", escape="\\"),
-            ),
+                sa.and_(tables, RegistryChange.row_key == licence_no),
+                sa.and_(tables, prefixed),
+            )
         )
         .order_by(RegistryChange.id.desc())
         .limit(CHANGES_SHOWN)

@@ -163,6 +163,23 @@ def status_on(session: Session, licence_no: str, on: dt.date) -> str:
     return _status(session.execute(query).all(), on)
 
 
+def statuses_on(session: Session, licence_nos: Iterable[str], on: dt.date) -> dict[str, str]:
+    """The status on `on` of each of these licences, from one query over their events
+    (`not_licensed` for a licence with no events)."""
+    wanted = list(licence_nos)
+    statuses = dict.fromkeys(wanted, "not_licensed")
+    if not wanted:
+        return statuses
+    rows = session.execute(
+        _events_query().where(
+            LicenceEvent.licence_no.in_(wanted), LicenceEvent.effective_date <= on
+        )
+    )
+    for licence_no, events in groupby(rows, key=lambda row: row.licence_no):
+        statuses[licence_no] = _status(list(events), on)
+    return statuses
+
+
 def licence_intervals(session: Session) -> list[StatusInterval]:
     """Every registry licence's intervals, from one query over all events.
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from monitor.models import Agency, Placement
 from monitor.services.flags import agency_risk_scores
-from monitor.services.licence_status import licence_intervals
+from monitor.services.licence_status import licence_intervals, statuses_on
 
 
 @dataclass(frozen=True)
@@ -114,12 +114,7 @@ def registry_page(
         .offset((page - 1) * per_page)
     ).all()
     licences = [row.licence_no for row in rows]
-    shown = set(licences)
-    status_today = {
-        interval.licence_no: interval.status
-        for interval in licence_intervals(session)
-        if interval.covers(today) and interval.licence_no in shown
-    }
+    status_today = statuses_on(session, licences, today)
     risks = {risk.licence_no: risk for risk in agency_risk_scores(session, today, licences)}
     placement_counts = dict(
         session.execute(
