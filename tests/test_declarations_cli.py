@@ -380,8 +380,9 @@ def _writer_active(db_url: str, engine) -> bool:
         return bool(conn.scalar(locks))
 
 
+@pytest.mark.parametrize("seconds_into_the_writes", [0.05, 0.5, 1.5])
 def test_sigkill_during_an_import_leaves_no_partial_batch(
-    db_url, session, engine, runner, tmp_path
+    db_url, session, engine, runner, tmp_path, seconds_into_the_writes
 ):
     seed_registry(session)
     big = _big_placements(tmp_path / "BIG.csv", 300_000)
@@ -403,7 +404,7 @@ def test_sigkill_during_an_import_leaves_no_partial_batch(
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the import never started writing"
             time.sleep(0.02)
-        time.sleep(0.5)  # well into the rows
+        time.sleep(seconds_into_the_writes)  # several points into the rows
         assert process.poll() is None, "the import finished before it could be killed"
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
