@@ -6,8 +6,9 @@ it the run is recorded as `skipped` and nothing else happens), records an
 (every run starts under the lock, so while we hold it any other `running`
 row belongs to a process that died), optionally refreshes the officials
 list, runs each rule and keeps its flags, rebuilds the dossier's fee figures
-(`monitor.services.dossier.refresh_corridor_fee_summary`, in a transaction of
-its own; a failure there is an error of the run) and the case counts the
+(`monitor.services.dossier.refresh_corridor_fee_summary`, from the fee facts
+the fee rules shared, in one short write of its own; a failure there is an
+error of the run) and the case counts the
 review queue reads (`monitor.services.cases.refresh_case_counts`, in the
 transaction that records the run's outcome), then posts the digest.
 
@@ -67,13 +68,13 @@ from jobs.flag_store import FlagStore
 from jobs.lock import LockHolder, RunLock
 from jobs.officials_refresh import refresh_officials
 from jobs.rules.base import AuditSettings
-from jobs.rules.common import audit_run_scope
+from jobs.rules.common import audit_run_scope, fee_facts
 from monitor import db
 from monitor.memory import garbage_collection_paused
 from monitor.models import AuditRun
 from monitor.models.base import utcnow
 from monitor.services.cases import refresh_case_counts
-from monitor.services.dossier import refresh_corridor_fee_summary
+from monitor.services.dossier import fee_summary_stamp, refresh_corridor_fee_summary
 
 log = logging.getLogger(__name__)
 
@@ -306,20 +307,20 @@ def _run_locked(
             FlagStore(connection) as store,
             audit_run_scope(connection),
         ):
+            with db.snapshot_transaction(connection):
+                stamp = fee_summary_stamp(connection)  # before any fee facts are read
             for rule in rule_modules:
                 outcome = _run_rule(connection, store, settings, rule, run_id=run_id, today=today)
                 result.rules.append(outcome)
                 if outcome.error:
                     errors.append(f"{outcome.code}: {outcome.error}")
+            error = _refresh_fee_summary(connection, settings, stamp)
+            if error:
+                errors.append(f"corridor fee summary: {error}")
     except BaseException as exc:
         errors.append(f"interrupted: {one_line_error(exc)}")
         _finish(engine, result, errors)
         raise
-    try:
-        with db.write_transaction(engine) as connection:
-            refresh_corridor_fee_summary(connection, fee_cap_tolerance=settings.fee_cap_tolerance)
-    except Exception as exc:  # the run's outcome is still recorded, with this error
-        errors.append(f"corridor fee summary: {one_line_error(exc)}")
     _finish(engine, result, errors)
     if digest_webhook:
         result.notes["digest"] = send_digest(session_factory, run_id, digest_webhook)
@@ -348,6 +349,28 @@ def _finish(engine: sa.Engine, result: AuditRunResult, errors: list[str]) -> Non
         )
         refresh_case_counts(connection)
     log.info("audit run %s %s", result.run_id, result.status)
+
+
+def _refresh_fee_summary(
+    connection: Connection, settings: AuditSettings, stamp: tuple[int, int, int]
+) -> str | None:
+    """Rebuild the dossier's fee figures from the run's fee facts; the error, if any.
+
+    The facts are the `tmp_fee_facts` the fee rules read (made here if no fee
+    rule ran), so this is one GROUP BY over a temporary table, written in one
+    short writer transaction; `stamp` was read as the run started.
+    """
+    try:
+        with db.snapshot_transaction(connection), Session(bind=connection) as session:
+            facts = fee_facts(session)
+        with db.write_transaction(connection) as writer:
+            refresh_corridor_fee_summary(
+                writer, fee_cap_tolerance=settings.fee_cap_tolerance, facts=facts, stamp=stamp
+            )
+    except Exception as exc:  # noqa: BLE001 - recorded; the run's outcome is still kept
+        log.error("the corridor fee summary failed\n%s", traceback.format_exc())
+        return one_line_error(exc)
+    return None
 
 
 def _run_rule(

@@ -522,7 +522,7 @@ def corridor_fees(
     return [_corridor_fees_of(row) for row in rows]
 
 
-def _stamp(connection: sa.Connection | Session) -> tuple[int, int, int]:
+def fee_summary_stamp(connection: sa.Connection | Session) -> tuple[int, int, int]:
     """What the fee figures depend on: the newest import batch, the rows stored by
     all batches (a batch committed after a newer one, or a retry storing into its
     earlier batch row, adds to it) and the newest registry change."""
@@ -537,18 +537,26 @@ def _stamp(connection: sa.Connection | Session) -> tuple[int, int, int]:
 
 
 def refresh_corridor_fee_summary(
-    connection: sa.Connection, *, fee_cap_tolerance: Decimal = Decimal("0.005")
+    connection: sa.Connection,
+    *,
+    fee_cap_tolerance: Decimal = Decimal("0.005"),
+    facts: sa.FromClause | None = None,
+    stamp: tuple[int, int, int] | None = None,
 ) -> int:
     """Rebuild `corridor_fee_summary` for every licence, set-based; returns its rows.
 
-    One `INSERT ... SELECT` over `placement_fee_facts` of every placement,
-    grouped by licence, corridor and year, each row stamped with `_stamp()`
-    read just before (a batch stored meanwhile only makes the rows look
-    older than they are, so the dossier computes its figures itself).
+    One `INSERT ... SELECT` over the fee facts of every placement (`facts`:
+    the audit run's `tmp_fee_facts`, already made for the fee rules; else
+    `placement_fee_facts` computed here), grouped by licence, corridor and
+    year. Each row carries `stamp`, `fee_summary_stamp()` read before the
+    facts were (the audit reads it as the run starts; here, just before): a
+    batch stored after that only makes the rows look older than they are,
+    so the dossier computes its figures itself.
     """
-    last_batch, stored_rows, last_change = _stamp(connection)
+    last_batch, stored_rows, last_change = stamp or fee_summary_stamp(connection)
     summary = CorridorFeeSummary.__table__
-    facts = placement_fee_facts(placements_without_fees=True).subquery("facts")
+    if facts is None:
+        facts = placement_fee_facts(placements_without_fees=True).subquery("facts")
     year = _year_of(facts.c.deployment_date).label("year")
     figures = _corridor_fee_columns(facts, fee_cap_tolerance)
     query = sa.select(
@@ -583,7 +591,7 @@ def _current_summary(
         return None
     first = rows[0]
     stamp = (first.last_batch_id, first.stored_rows, first.last_change_id)
-    if stamp != _stamp(session) or Decimal(first.fee_cap_tolerance) != fee_cap_tolerance:
+    if stamp != fee_summary_stamp(session) or Decimal(first.fee_cap_tolerance) != fee_cap_tolerance:
         return None
     return rows
 
