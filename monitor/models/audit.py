@@ -72,9 +72,7 @@ class Flag(Base):
     # open | cleared: the audit's alone (`jobs.flag_store`); reviews keep `review_state`.
     status: Mapped[str] = mapped_column(sa.String(16), default="open")
     # none | dismissal_proposed | dismissed | escalated (`monitor.services.decisions`).
-    review_state: Mapped[str] = mapped_column(
-        sa.String(24), default="none", server_default="none"
-    )
+    review_state: Mapped[str] = mapped_column(sa.String(24), default="none", server_default="none")
     # SHA-256 of the canonical JSON of the evidence the last dismissal (or its
     # proposal) judged, and that evidence itself: the merge compares the hash
     # with the evidence found again, and the flag page shows old against new.
