@@ -1,7 +1,14 @@
 """All models, importable from one place; `Base.metadata` is the schema Alembic checks."""
 
 from monitor.models.accounts import ApiToken, SignInFailures, User
-from monitor.models.audit import AuditLock, AuditRun, CaseCount, Flag, FlagDecision, apscheduler_jobs
+from monitor.models.audit import (
+    AuditLock,
+    AuditRun,
+    CaseCount,
+    Flag,
+    FlagDecision,
+    apscheduler_jobs,
+)
 from monitor.models.base import Base
 from monitor.models.decision_log import DecisionLogEntry
 from monitor.models.declarations import BatchRejection, Fee, ImportBatch, Placement

@@ -149,7 +149,8 @@ class FlagReview:
     four_eyes: bool
     history: list[DecisionRow]
     pending_proposal: DecisionRow | None
-    can_decide: bool  # comment, dismiss or propose, escalate
+    can_comment: bool
+    can_decide: bool  # dismiss or propose, escalate
     can_judge_proposal: bool  # approve or reject the pending proposal
     refusal: str | None  # why the viewer may not act, when they may not
     reviewed_evidence: dict[str, Any] | None
@@ -214,6 +215,7 @@ def flag_review(session: Session, flag_id: int, viewer: User) -> FlagReview | No
     ]
     proposal = _pending_proposal(session, flag)
     refusal = _who_may_not(session, viewer, flag)
+    can_comment = refusal is None
     if refusal is None and flag.status != "open":
         refusal = "The audit has cleared this flag: only open flags are decided."
     may_act = refusal is None
@@ -224,6 +226,7 @@ def flag_review(session: Session, flag_id: int, viewer: User) -> FlagReview | No
         four_eyes=needs_four_eyes(session, flag),
         history=history,
         pending_proposal=_row(proposal) if proposal else None,
+        can_comment=can_comment,
         can_decide=may_act and flag.review_state in ("none", "escalated"),
         can_judge_proposal=may_act and proposal is not None and proposal.user_id != viewer.id,
         refusal=refusal,
