@@ -141,3 +141,16 @@ def test_supervisor_comments_and_rejects(client, login, flags):
     page = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert "Proposal rejected" in page and "Checking the receipts." in page
     assert '<dd id="review-state">none</dd>' in page
+
+
+def test_a_reopened_flag_says_what_changed(client, login, flags, session):
+    flag = session.get(Flag, flags["L-2"])
+    flag.evidence = {"cap_usd": "300.00", "total_usd": "900.00"}
+    flag.reviewed_evidence = {"cap_usd": "300.00", "total_usd": "500.00"}
+    flag.review_reopened_at = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
+    session.commit()
+    login("ana")
+    page = client.get(f"/flags/{flag.id}").get_data(as_text=True)
+    assert "Reopened by the audit on 2026-12-01 03:00 UTC" in page
+    assert '<tr><th scope="row">total usd</th><td>500.00</td><td>900.00</td></tr>' in page
+    assert "cap usd</th><td>300.00" not in page.split('id="evidence-changes"')[1]
