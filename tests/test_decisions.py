@@ -193,3 +193,15 @@ def test_escalation_and_cleared_flags(world):
     session.commit()
     with pytest.raises(DecisionRefused, match="cleared"):
         decide(session, ana, flag.id, "dismiss", reason="other", explanation="x")
+
+
+def test_a_state_changed_meanwhile_is_refused(world):
+    """Two approvals at once: the second's conditional update finds the state moved."""
+    from monitor.services.decisions import _move
+
+    session = world
+    flag = _flag(session, "L-2", "low")
+    with pytest.raises(DecisionRefused, match="meanwhile"):
+        _move(session, flag, "dismissal_proposed", "dismissed", {})
+    session.expire_all()
+    assert _flag(session, "L-2", "low").review_state == "none"

@@ -277,6 +277,8 @@ def decide(
         raise DecisionRefused("The audit has cleared this flag: only open flags are decided.")
     text = _text(explanation)
     before = flag.review_state
+    after = before
+    judged: dict[str, Any] = {}
     proposal: FlagDecision | None = None
     recorded = action
     if action == "comment":
@@ -291,16 +293,18 @@ def decide(
             raise DecisionRefused("A dismissal needs a written explanation.")
         four_eyes = needs_four_eyes(session, flag)
         recorded = "propose_dismissal" if four_eyes else "dismiss"
-        flag.review_state = "dismissal_proposed" if four_eyes else "dismissed"
-        flag.reviewed_evidence_hash = evidence_hash(flag.evidence)
-        flag.reviewed_evidence = flag.evidence
-        flag.review_reopened_at = None
+        after = "dismissal_proposed" if four_eyes else "dismissed"
+        judged = {
+            "reviewed_evidence_hash": evidence_hash(flag.evidence),
+            "reviewed_evidence": flag.evidence,
+            "review_reopened_at": None,
+        }
     elif action == "escalate":
         if before not in ("none",):
             raise DecisionRefused("Only a flag with no dismissal pending or made is escalated.")
         if text is None:
             raise DecisionRefused("Say why the agency goes to suspension review.")
-        flag.review_state = "escalated"
+        after = "escalated"
     else:  # approve | reject
         proposal = _pending_proposal(session, flag)
         if proposal is None:
@@ -312,8 +316,10 @@ def decide(
             )
         if action == "reject" and text is None:
             raise DecisionRefused("Say why the proposal is rejected.")
-        flag.review_state = "dismissed" if action == "approve" else "none"
+        after = "dismissed" if action == "approve" else "none"
         reason = proposal.reason if action == "approve" else None
+    if after != before or judged:
+        _move(session, flag, before, after, judged)
     decision = FlagDecision(
         flag_id=flag.id,
         licence_no=flag.licence_no,
@@ -329,7 +335,7 @@ def decide(
     )
     session.add(decision)
     session.flush()
-    if (before == "dismissed") != (flag.review_state == "dismissed"):
+    if (before == "dismissed") != (after == "dismissed"):
         refresh_case_counts(session.connection())
     decision_log.append(
         session,
@@ -345,11 +351,30 @@ def decide(
             "explanation": text,
             "evidence_hash": decision.evidence_hash,
             "proposal_id": decision.proposal_id,
-            "review_state": flag.review_state,
+            "review_state": after,
         },
     )
     session.commit()
-    return DecisionOutcome(decision.id, recorded, flag.review_state)
+    return DecisionOutcome(decision.id, recorded, after)
+
+
+def _move(session: Session, flag: Flag, before: str, after: str, judged: dict[str, Any]) -> None:
+    """Change the review state only if nobody else changed it since it was read.
+
+    The conditional UPDATE makes two reviewers approving at once (or an
+    audit reopening the flag meanwhile) safe on SQLite too, where
+    `with_for_update` locks nothing: the second finds no row and is refused.
+    """
+    moved = session.execute(
+        sa.update(Flag)
+        .where(Flag.id == flag.id, Flag.review_state == before)
+        .values(review_state=after, **judged)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        session.rollback()
+        raise DecisionRefused("Someone else decided on this flag meanwhile: look at it again.")
+    session.expire(flag)
 
 
 @dataclass(frozen=True)
