@@ -38,6 +38,9 @@ connection, in two steps:
 
 Evidence and subjects are stored as canonical JSON (sorted keys, no
 spaces), so the same evidence is the same text on both databases.
+Staging also stores each finding's `evidence_hash` (SHA-256 of that
+text, about 0.5 s of one core per million findings), so the merge compares
+dismissals with their evidence in SQL, alike on both databases.
 A finding whose key repeats within one rule run counts once (the first is
 kept).
 """
