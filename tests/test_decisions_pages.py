@@ -154,3 +154,14 @@ def test_a_reopened_flag_says_what_changed(client, login, flags, session):
     assert "Reopened by the audit on 2026-12-01 03:00 UTC" in page
     assert '<tr><th scope="row">total usd</th><td>500.00</td><td>900.00</td></tr>' in page
     assert "cap usd</th><td>300.00" not in page.split('id="evidence-changes"')[1]
+
+
+def test_the_dossier_lists_the_agency_s_pending_dismissals(client, login, flags):
+    high = flags["L-1"]
+    login("ana")
+    assert "No dismissal of this agency" in client.get("/agencies/L-1").get_data(as_text=True)
+    _post(client, high, action="dismiss", reason="other", explanation="Fine.")
+    dossier = client.get("/agencies/L-1").get_data(as_text=True)
+    assert f'<a href="/flags/{high}#decisions">#{high}</a>' in dossier
+    other = client.get("/agencies/L-2").get_data(as_text=True)
+    assert "No dismissal of this agency" in other

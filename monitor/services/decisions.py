@@ -392,8 +392,11 @@ class PendingProposal:
     explanation: str | None
 
 
-def pending_proposals(session: Session, *, limit: int = 200) -> list[PendingProposal]:
-    """Open flags whose dismissal waits for approval, oldest proposal first."""
+def pending_proposals(
+    session: Session, *, licence_no: str | None = None, limit: int = 200
+) -> list[PendingProposal]:
+    """Open flags whose dismissal waits for approval (of one agency, if given), oldest
+    proposal first."""
     latest_ids = (
         sa.select(FlagDecision.flag_id, sa.func.max(FlagDecision.id).label("proposal_id"))
         .where(FlagDecision.action == "propose_dismissal")
@@ -404,7 +407,11 @@ def pending_proposals(session: Session, *, limit: int = 200) -> list[PendingProp
         sa.select(Flag.id, Flag.rule, Flag.severity, Flag.licence_no, FlagDecision)
         .join(latest_ids, latest_ids.c.flag_id == Flag.id)
         .join(FlagDecision, FlagDecision.id == latest_ids.c.proposal_id)
-        .where(Flag.review_state == "dismissal_proposed", Flag.status == "open")
+        .where(
+            Flag.review_state == "dismissal_proposed",
+            Flag.status == "open",
+            *([Flag.licence_no == licence_no] if licence_no is not None else []),
+        )
         .order_by(FlagDecision.id)
         .limit(limit)
     ).all()
