@@ -36,6 +36,7 @@ rescanning them cost a tenth of a run.
 
 Per rule the run records `examined`, `new`, `still_open` (known flags
 found again, whatever their review status), `reopened`, `cleared`,
+`dismissals_reopened` (dismissals whose evidence changed: `jobs.flag_store`),
 `seconds` and `cpu_seconds`.
 
 Rules of one run share what several of them need (`jobs.rules.common.shared`,
@@ -102,6 +103,7 @@ class RuleResult:
     still_open: int = 0
     reopened: int = 0
     cleared: int = 0
+    dismissals_reopened: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time (on PostgreSQL the server's is not in it)
     error: str | None = None
@@ -114,6 +116,7 @@ class RuleResult:
             "still_open": self.still_open,
             "reopened": self.reopened,
             "cleared": self.cleared,
+            "dismissals_reopened": self.dismissals_reopened,
             "seconds": round(self.seconds, 3),
             "cpu_seconds": round(self.cpu_seconds, 3),
         }
@@ -405,6 +408,7 @@ def _run_rule(
         result.examined = examined
         result.new, result.still_open = counts.new, counts.still_open
         result.reopened, result.cleared = counts.reopened, counts.cleared
+        result.dismissals_reopened = counts.dismissals_reopened
     result.seconds = time.perf_counter() - started
     result.cpu_seconds = time.process_time() - cpu_started
     return result

@@ -72,6 +72,7 @@ def test_navigation_shows_only_what_the_role_may_open(client, make_user, login):
     assert nav_links(staff) == [
         "Dashboard",
         "Cases",
+        "Waiting for approval",
         "Registry",
         "Audit runs",
         "Declarations",

@@ -7,6 +7,7 @@ from monitor.models.audit import (
     CaseCount,
     CorridorFeeSummary,
     Flag,
+    FlagDecision,
     apscheduler_jobs,
 )
 from monitor.models.base import Base
@@ -40,6 +41,7 @@ __all__ = [
     "Fee",
     "FeeRule",
     "Flag",
+    "FlagDecision",
     "FxRate",
     "ImportBatch",
     "LicenceEvent",

@@ -57,6 +57,7 @@ class Flag(Base):
         sa.Index("ix_flags_status_licence_severity", "status", "licence_no", "severity"),
         sa.Index("ix_flags_first_seen", "first_seen", "id"),
         sa.Index("ix_flags_licence_rule_status", "licence_no", "rule", "status", "severity", "id"),
+        sa.Index("ix_flags_review_state", "review_state", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,8 +70,17 @@ class Flag(Base):
     subject_key: Mapped[str] = mapped_column(sa.String(400))
     severity: Mapped[str] = mapped_column(sa.String(8))
     evidence: Mapped[dict] = mapped_column(JSONType)
-    # open | cleared (the review workflow adds its own statuses later)
+    # open | cleared: the audit's alone (`jobs.flag_store`); reviews keep `review_state`.
     status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    # none | dismissal_proposed | dismissed | escalated (`monitor.services.decisions`).
+    review_state: Mapped[str] = mapped_column(sa.String(24), default="none", server_default="none")
+    # SHA-256 of the canonical JSON of the evidence the last dismissal (or its
+    # proposal) judged, and that evidence itself: the merge compares the hash
+    # with the evidence found again, and the flag page shows old against new.
+    reviewed_evidence_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    reviewed_evidence: Mapped[dict | None] = mapped_column(JSONType)
+    # When the audit last reopened a dismissal because the evidence changed.
+    review_reopened_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     first_seen: Mapped[dt.date]
     last_seen: Mapped[dt.date]
     first_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("audit_runs.id"))
@@ -78,6 +88,40 @@ class Flag(Base):
     cleared_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # Distinct workers behind the flag, used by the agency risk score.
     workers_affected: Mapped[int] = mapped_column(default=0)
+
+
+DECISION_ACTIONS = ("comment", "propose_dismissal", "approve", "reject", "dismiss", "escalate")
+DISMISSAL_REASONS = {
+    "partner_data_error": "Data error by the partner",
+    "duplicate_declaration": "Duplicate declaration",
+    "explained_by_documents": "Explained by documents",
+    "below_materiality": "Below materiality",
+    "other": "Other",
+}
+
+
+class FlagDecision(Base):
+    """One act of a reviewer or supervisor on a flag; never updated nor deleted.
+
+    `proposal_id` links an approval or rejection to the proposal it judged;
+    `evidence_hash` is the hash of the evidence the act saw.
+    """
+
+    __tablename__ = "flag_decisions"
+    __table_args__ = (sa.Index("ix_flag_decisions_flag", "flag_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(sa.ForeignKey("flags.id", ondelete="CASCADE"))
+    licence_no: Mapped[str | None] = mapped_column(sa.String(64))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    username: Mapped[str] = mapped_column(sa.String(100))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    action: Mapped[str] = mapped_column(sa.String(24))
+    reason: Mapped[str | None] = mapped_column(sa.String(32))
+    explanation: Mapped[str | None] = mapped_column(sa.Text)
+    evidence_hash: Mapped[str] = mapped_column(sa.String(64))
+    proposal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("flag_decisions.id"))
+    decided_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
 class CaseCount(Base):

@@ -34,6 +34,11 @@ exact score can still be computed from it, because the grain keeps each
 flag's severity, age and workers. Flags only change in an audit today; a
 change of a flag's status outside the audit (the review decisions of the
 next issue) must call `refresh_case_counts` in its own transaction.
+A dismissed flag (`review_state` `dismissed`, `monitor.services.decisions`)
+that the audit still finds is counted under status `dismissed`, not `open`:
+it leaves the open queue and the dashboard's open counts, and is in the
+`all` view; `monitor.services.decisions` rebuilds the summary in the
+decision's transaction whenever a flag enters or leaves `dismissed`.
 
 Filters (`CaseFilters`): rule, severity, status (`open`, `cleared` or
 `all`), partner country (an ISO 3166-1 alpha-2 code; another code is a
@@ -225,7 +230,13 @@ def refresh_case_counts(connection: Connection) -> int:
     """
     connection.execute(sa.delete(_cases))
     flags = Flag.__table__
-    grain = [flags.c[name] for name in _GRAIN]
+    # A dismissed flag the audit still finds leaves the open queue: the
+    # summary counts it under status `dismissed` (shown with status `all`).
+    status = sa.case(
+        (sa.and_(flags.c.status == "open", flags.c.review_state == "dismissed"), "dismissed"),
+        else_=flags.c.status,
+    ).label("status")
+    grain = [status, *(flags.c[name] for name in _GRAIN[1:])]
     connection.execute(
         sa.insert(_cases).from_select(
             [*_GRAIN, "flags"], sa.select(*grain, sa.func.count()).group_by(*grain)

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         batches,
         cases,
         dashboard,
+        decisions,
         file_templates,
         flag_pages,
         health,
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(agencies.bp)
     app.register_blueprint(agencies.registry_bp)
     app.register_blueprint(flag_pages.bp)
+    app.register_blueprint(decisions.bp)
     app.register_blueprint(audit_runs.bp)
     app.register_blueprint(health.bp)
     auth.init_app(app)

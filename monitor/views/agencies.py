@@ -3,7 +3,9 @@
 Staff only (a partner regulator gets 404); an unknown licence number is
 404. The views call `monitor.services.dossier` and
 `monitor.services.registry_overview` and draw the charts of
-`monitor.charts.dossier`, each shown beside a table of its numbers.
+`monitor.charts.dossier`, each shown beside a table of its numbers. The
+dossier lists the agency's dismissals waiting for approval
+(`monitor.services.decisions`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 
 from monitor import db
 from monitor.auth import staff_required
+from monitor.services.decisions import pending_proposals
 from monitor.services.dossier import CorridorFees, agency_dossier
 from monitor.services.registry_overview import registry_page
 
@@ -43,8 +46,9 @@ def dossier(licence_no: str) -> str:
         for agreement_id, rows in by_corridor.items()
     }
     return render_template(
-        "agencies/dossier.html",
+        "agencies/dossier_decisions.html",
         dossier=found,
+        proposals=pending_proposals(db.session(), licence_no=licence_no),
         timeline_chart=licence_timeline(found.intervals, today),
         fees_by_corridor=dict(by_corridor),
         fee_charts=fee_charts,
