@@ -29,6 +29,7 @@ import codecs
 import csv
 import datetime as dt
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -90,6 +91,10 @@ PRIVATE_COLUMNS = frozenset({"worker_ref"})
 # Columns written with digits: a reason hints at digits other than 0-9.
 DIGIT_COLUMNS = frozenset({"occupation", "deployment_date", "monthly_wage", "amount", "paid_date"})
 _ZIP_MAGIC = b"PK\x03\x04"
+# A workbook inflates to at most this many times its size on disk (real ones:
+# about 10), or this many bytes for a small one: more is a zip bomb.
+MAX_XLSX_INFLATION = 100
+MAX_SMALL_XLSX_INFLATED = 64 * 1024 * 1024
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _SAVE_AS_CSV = "save it from your spreadsheet as 'CSV UTF-8 (comma delimited)'"
@@ -485,13 +490,33 @@ def open_declaration(path: Path, kind: Kind, filename: str | None = None) -> Dec
         header = _xlsx_header(path)
         file_format: Literal["csv", "xlsx"] = "xlsx"
     else:
-        if start.startswith(_UTF16_BOMS):
+        if start.startswith(_UTF16_BOMS) or _looks_like_utf16(start):
             raise FileRefused(f"the file is UTF-16 text, not UTF-8: {_SAVE_AS_CSV}")
         _check_utf8(path)
         header = _csv_header(path)
         file_format = "csv"
     _check_header(header, kind)
     return DeclarationFile(path=path, kind=kind, format=file_format)
+
+
+def _looks_like_utf16(start: bytes) -> bool:
+    """UTF-16 without a byte-order mark: every other byte of ASCII text is NUL."""
+    return len(start) >= 4 and (not any(start[1::2]) or not any(start[0::2]))
+
+
+def check_xlsx_inflation(path: Path) -> None:
+    """Refuse a workbook whose parts would inflate far beyond any real workbook's."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: openpyxl refuses it with the usual message
+    limit = max(MAX_XLSX_INFLATION * path.stat().st_size, MAX_SMALL_XLSX_INFLATED)
+    if inflated > limit:
+        raise FileRefused(
+            f"the workbook would unpack to {inflated:,} bytes, far more than any real "
+            f"workbook of its size (a zip bomb?): {_SAVE_AS_CSV}"
+        )
 
 
 def _has_content(path: Path) -> bool:
@@ -541,6 +566,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _xlsx_header(path: Path) -> list[str]:
+    check_xlsx_inflation(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=False)
     except Exception:  # openpyxl raises many types for a file that is not a workbook

@@ -23,7 +23,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from flask import Response, abort, current_app
+from flask import Response, abort, current_app, request
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import RAISE
@@ -57,7 +57,18 @@ def _problem_doc(status: HTTPStatus, description: str) -> Any:
     return problem_doc(blp, status, description)
 
 
+def _partners_upload() -> Response | None:
+    """403 for a ministry token's upload, before its body is read or validated."""
+    if request.method == "POST" and accounts.is_ministry(api_user()):
+        return problem(
+            HTTPStatus.FORBIDDEN,
+            "Ministry accounts do not upload declarations; partner regulators do.",
+        )
+    return None
+
+
 blp.before_request(authenticate)
+blp.before_request(_partners_upload)  # runs only once `authenticate` let the request in
 
 
 def _not_found_detail(batch_id: int) -> str:
@@ -96,12 +107,7 @@ class Batches(MethodView):
     )
     def post(self, upload: dict[str, Any]) -> Any:
         """Upload a placements or fees declaration for your country."""
-        user = api_user()
-        if accounts.is_ministry(user):
-            return problem(
-                HTTPStatus.FORBIDDEN,
-                "Ministry accounts do not upload declarations; partner regulators do.",
-            )
+        user = api_user()  # a partner regulator's (`_partners_upload`)
         try:
             report = import_upload(
                 db.session(),

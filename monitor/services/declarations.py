@@ -74,6 +74,7 @@ from validators.declarations import (
     MONEY_COLUMN,
     Kind,
     References,
+    check_xlsx_inflation,
     error_frame,
     is_in,
     money_hundredths,
@@ -618,6 +619,10 @@ def file_rows(path: Path) -> int:
         if path.suffix.lower() == ".xlsx":
             from openpyxl import load_workbook
 
+            try:
+                check_xlsx_inflation(path)
+            except FileRefused:
+                return 0  # a zip bomb: not worth unpacking to count
             workbook = load_workbook(path, read_only=True)
             try:
                 sheet = workbook.worksheets[0]

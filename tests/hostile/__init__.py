@@ -1,0 +1,1 @@
+"""The hostile-input corpus: files that break importers, made by `corpus.build`."""
