@@ -27,6 +27,7 @@ from monitor import db
 from monitor.auth import staff_required
 from monitor.models.audit import DISMISSAL_REASONS
 from monitor.services.decisions import (
+    DECIDING_ROLES,
     MAX_EXPLANATION,
     USER_ACTIONS,
     DecisionRefused,
@@ -84,6 +85,8 @@ def detail(flag_id: int):
 @bp.post("/<int:flag_id>/decisions")
 @staff_required
 def decision(flag_id: int) -> Response | tuple[str, int]:
+    if current_user.role not in DECIDING_ROLES:  # admins: before the form is read
+        abort(HTTPStatus.FORBIDDEN)
     form = DecisionForm()
     if not form.validate_on_submit():
         return _render(flag_id, error="The form was not valid: try again.", status=400)
