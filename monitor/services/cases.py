@@ -223,13 +223,20 @@ class CasePage:
         return max(self.offset - self.limit, 0) if self.offset > 0 else None
 
 
-def refresh_case_counts(connection: Connection) -> int:
+def refresh_case_counts(connection: Connection, *, licence_no: str | None = None) -> int:
     """Rebuild `agency_cases` from `flags`, set-based; returns its number of rows.
 
-    Run inside the caller's transaction (the audit's last write of a run).
+    Run inside the caller's transaction: the audit's last write of a run
+    rebuilds every case; a decision on one flag passes its `licence_no` and
+    rebuilds that agency's rows only (one licence's flags, not the table).
     """
-    connection.execute(sa.delete(_cases))
     flags = Flag.__table__
+    if licence_no is None:
+        connection.execute(sa.delete(_cases))
+        scope = sa.true()
+    else:
+        connection.execute(sa.delete(_cases).where(_cases.c.licence_no == licence_no))
+        scope = flags.c.licence_no == licence_no
     # A dismissed flag the audit still finds leaves the open queue: the
     # summary counts it under status `dismissed` (shown with status `all`).
     status = sa.case(
@@ -239,7 +246,8 @@ def refresh_case_counts(connection: Connection) -> int:
     grain = [status, *(flags.c[name] for name in _GRAIN[1:])]
     connection.execute(
         sa.insert(_cases).from_select(
-            [*_GRAIN, "flags"], sa.select(*grain, sa.func.count()).group_by(*grain)
+            [*_GRAIN, "flags"],
+            sa.select(*grain, sa.func.count()).where(scope).group_by(*grain),
         )
     )
     return connection.execute(sa.select(sa.func.count()).select_from(_cases)).scalar_one()

@@ -336,7 +336,10 @@ def decide(
     session.add(decision)
     session.flush()
     if (before == "dismissed") != (after == "dismissed"):
-        refresh_case_counts(session.connection())
+        if flag.licence_no is None:
+            refresh_case_counts(session.connection())
+        else:
+            refresh_case_counts(session.connection(), licence_no=flag.licence_no)
     decision_log.append(
         session,
         user.username,
