@@ -15,7 +15,9 @@ The audit owns `flags.status` (`open` / `cleared`); reviewers own
 accounts and the registry and never decide (the pages show them no forms,
 and a POST is 403); partners never see the flags. A user whose conflict-check
 details match one of the agency's people cannot act on that agency's flags
-at all (not even comment). The match is `monitor.services.matching`'s
+at all (not even comment); so can one who declared a conflict with the
+agency, or for whom a supervisor recorded one (`DeclaredConflict`,
+`monitor.services.assignment`). The match is `monitor.services.matching`'s
 person matching as the COI rules use it: confirmed matches only (equal
 normalised national ids, or similar names with equal birth dates), over
 every person of the agency whatever their role. A user without details on
@@ -50,7 +52,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.flag_store import canonical_json
-from monitor.models import AgencyPerson, Flag, FlagDecision, User
+from monitor.models import AgencyPerson, DeclaredConflict, Flag, FlagDecision, User
 from monitor.models.audit import DISMISSAL_REASONS
 from monitor.models.base import utcnow
 from monitor.services import decision_log
@@ -102,6 +104,18 @@ def conflicts_with_agency(session: Session, user: User, licence_no: str | None) 
         return False
     staff = [Person("user", user.full_name, user.date_of_birth, user.national_id)]
     return any(match.confirmed for match in match_people(staff, people))
+
+
+def has_declared_conflict(session: Session, user_id: int, licence_no: str | None) -> bool:
+    """Whether a conflict of the user with the agency was declared (by them or a supervisor)."""
+    if licence_no is None:
+        return False
+    found = session.scalar(
+        sa.select(DeclaredConflict.id).where(
+            DeclaredConflict.user_id == user_id, DeclaredConflict.licence_no == licence_no
+        )
+    )
+    return found is not None
 
 
 def needs_four_eyes(session: Session, flag: Flag) -> bool:
@@ -190,6 +204,11 @@ def _who_may_not(session: Session, user: User, flag: Flag) -> str | None:
     if conflicts_with_agency(session, user, flag.licence_no):
         return (
             "You match one of this agency's people (conflict of interest): "
+            "you cannot decide on its flags."
+        )
+    if has_declared_conflict(session, user.id, flag.licence_no):
+        return (
+            "A conflict of interest of yours with this agency is on record: "
             "you cannot decide on its flags."
         )
     return None
