@@ -5,7 +5,8 @@ Staff only (a partner regulator gets 404); an unknown licence number is
 `monitor.services.registry_overview` and draw the charts of
 `monitor.charts.dossier`, each shown beside a table of its numbers. The
 dossier lists the agency's dismissals waiting for approval
-(`monitor.services.decisions`).
+(`monitor.services.decisions`), the case's assignee and deadline and a form
+to declare a conflict of interest (`monitor.services.assignment`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 
 from monitor import db
 from monitor.auth import staff_required
+from monitor.services import assignment
 from monitor.services.decisions import pending_proposals
 from monitor.services.dossier import CorridorFees, agency_dossier
 from monitor.services.registry_overview import registry_page
@@ -45,9 +47,13 @@ def dossier(licence_no: str) -> str:
         agreement_id: corridor_fee_chart(agreement_id, rows)
         for agreement_id, rows in by_corridor.items()
     }
+    session = db.session()
     return render_template(
-        "agencies/dossier_decisions.html",
+        "agencies/dossier_assignment.html",
         dossier=found,
+        case_assignment=assignment.assignments_of(session, [licence_no]).get(licence_no),
+        conflicts=assignment.declared_conflicts(session, licence_no),
+        people=assignment.assignable_people(session),
         proposals=pending_proposals(db.session(), licence_no=licence_no),
         timeline_chart=licence_timeline(found.intervals, today),
         fees_by_corridor=dict(by_corridor),
