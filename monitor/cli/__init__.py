@@ -62,6 +62,7 @@ def register_commands(cli: click.Group) -> None:
     from monitor.cli import (
         audit,
         audit_log,
+        cases,
         database,
         declarations,
         demo,
@@ -71,7 +72,7 @@ def register_commands(cli: click.Group) -> None:
     )
 
     cli.add_command(import_group)
-    for module in (database, registry, declarations, audit, flags, audit_log, users, demo):
+    for module in (database, registry, declarations, audit, flags, audit_log, users, demo, cases):
         module.register(cli)
 
 
