@@ -15,6 +15,8 @@ from jobs import rules as rules_package
 from jobs.audit import run_audit
 from jobs.digest import digest_payload
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
+from monitor import create_app
+from monitor.config import ConfigError
 from monitor.models import (
     AuditRun,
     CaseAssignment,
@@ -380,3 +382,32 @@ def test_every_audit_run_draws_the_cases(session, app, monkeypatch):
     session.expire_all()
     assert _assignee(session, "L-9") == "ann"
     assert _log(session, "case.assigned")[0][0] == "L-9"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("ROTATION_DECISIONS", "-1"),
+        ("DEADLINE_DAYS_HIGH", "0"),
+        ("DEADLINE_DAYS_LOW", "two months"),
+        ("SECOND_LOOK_SHARE", "1.5"),
+        ("SECOND_LOOK_SHARE", "some"),
+    ],
+)
+def test_malformed_assignment_settings_are_refused(tmp_path, setting, value):
+    with pytest.raises(ConfigError, match=f"MONITOR_{setting}"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", setting: value})
+
+
+def test_assignment_settings_come_from_the_config(tmp_path):
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+            "ROTATION_DECISIONS": "0",
+            "DEADLINE_DAYS_MEDIUM": "10",
+            "SECOND_LOOK_SHARE": 0.5,
+        }
+    )
+    settings = AssignmentSettings.from_config(app.config)
+    assert settings.rotation_decisions == 0 and settings.second_look_share == 0.5
+    assert dict(settings.deadline_days) == {"high": 14, "medium": 10, "low": 60}
