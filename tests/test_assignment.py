@@ -361,6 +361,20 @@ def test_second_look_confirm_and_reopen(dismissed):
     assert verify(session).ok
 
 
+def test_a_declared_conflict_passes_pending_second_looks_on(dismissed):
+    session, _ann, bob = dismissed
+    tasks = draw_second_looks(session, AssignmentSettings(second_look_share=1.0))
+    session.commit()
+    assert {task.username for task in tasks} == {"bob"}  # the only one eligible
+    cid = _user(session, "cid")
+
+    declare_conflict(session, bob, "L-5", SETTINGS, note="my brother-in-law")
+    assert my_second_looks(session, bob) == []
+    assert len(my_second_looks(session, cid)) == 3
+    passed = [payload for _, payload in _log(session, "second_look.assigned")][3:]
+    assert {(entry["previous"], entry["reviewer"]) for entry in passed} == {("bob", "cid")}
+
+
 def test_every_audit_run_draws_the_cases(session, app, monkeypatch):
     rule = types.ModuleType("fee_high")
     rule.CODE, rule.SEVERITY = "FEE_HIGH", "high"

@@ -30,8 +30,10 @@ draw tries it again.
 A current assignment is released (`case.released`) when the case has no
 open flag left (all cleared or dismissed), and re-drawn when its reviewer
 is no longer an active reviewer or has a conflict (a declared conflict
-re-draws at once). A supervisor may reassign a case (`reassign`) with a
-written reason, never to someone with a conflict (`case.reassigned`).
+re-draws at once, and passes the user's pending second looks of the
+agency's flags on to another eligible reviewer). A supervisor may
+reassign a case (`reassign`) with a written reason, never to someone with
+a conflict (`case.reassigned`).
 
 **Deadlines.** A case's `due_at` is the time it got its first assignment
 plus `deadline_days[severity]` of its highest open severity (settings
@@ -563,6 +565,7 @@ def declare_conflict(
         licence_no,
         {"conflict_id": conflict.id, "user": name, "note": text},
     )
+    _pass_on_second_looks(session, target, licence_no, actor=actor.username)
     current = current_assignment(session, licence_no)
     if current is not None and current.user_id == target.id:
         _redraw_one(
@@ -582,6 +585,65 @@ def declare_conflict(
 
 def _pending_looks(session: Session) -> set[int]:
     return set(session.scalars(sa.select(SecondLook.flag_id).where(SecondLook.outcome.is_(None))))
+
+
+def _second_look_candidates(
+    session: Session, decision: FlagDecision, reviewers: list[User]
+) -> list[User]:
+    """Reviewers who may take a second look at this dismissal: not the dismisser, not the
+    proposer nor the approver, no conflict with the agency."""
+    deciders = {decision.user_id}
+    if decision.proposal_id is not None:
+        proposal = session.get(FlagDecision, decision.proposal_id)
+        deciders.add(proposal.user_id if proposal else None)
+    return [
+        reviewer
+        for reviewer in reviewers
+        if reviewer.id not in deciders
+        and (
+            decision.licence_no is None
+            or conflict_of(session, reviewer, decision.licence_no) is None
+        )
+    ]
+
+
+def _pass_on_second_looks(session: Session, user: User, licence_no: str, *, actor: str) -> None:
+    """Give the user's pending second looks of this agency to another eligible reviewer
+    (left with them, who cannot judge them, when there is nobody else)."""
+    looks = session.scalars(
+        sa.select(SecondLook)
+        .join(Flag, Flag.id == SecondLook.flag_id)
+        .where(
+            SecondLook.user_id == user.id,
+            SecondLook.outcome.is_(None),
+            Flag.licence_no == licence_no,
+        )
+        .order_by(SecondLook.id)
+    ).all()
+    reviewers = _reviewers(session)
+    rng = secrets.SystemRandom()
+    for look in looks:
+        decision = session.get(FlagDecision, look.decision_id)
+        eligible = _second_look_candidates(session, decision, reviewers) if decision else []
+        if not eligible:
+            continue
+        reviewer = rng.choice(eligible)
+        look.user_id, look.username = reviewer.id, reviewer.username
+        session.flush()
+        decision_log.append(
+            session,
+            actor,
+            "second_look.assigned",
+            licence_no,
+            {
+                "second_look_id": look.id,
+                "flag_id": look.flag_id,
+                "dismissal_decision_id": look.decision_id,
+                "reviewer": reviewer.username,
+                "previous": user.username,
+                "candidates": [candidate.username for candidate in eligible],
+            },
+        )
 
 
 def draw_second_looks(
@@ -621,19 +683,7 @@ def draw_second_looks(
     tasks: list[SecondLook] = []
     nobody: list[int] = []
     for decision in chosen:
-        deciders = {decision.user_id}
-        if decision.proposal_id is not None:
-            proposal = session.get(FlagDecision, decision.proposal_id)
-            deciders.add(proposal.user_id if proposal else None)
-        eligible = [
-            reviewer
-            for reviewer in reviewers
-            if reviewer.id not in deciders
-            and (
-                decision.licence_no is None
-                or conflict_of(session, reviewer, decision.licence_no) is None
-            )
-        ]
+        eligible = _second_look_candidates(session, decision, reviewers)
         if not eligible:
             nobody.append(decision.flag_id)
             continue
