@@ -218,6 +218,22 @@ def test_a_supervisor_reassigns_but_never_to_a_conflicted_reviewer(world):
     assert payload["previous"] == first.username and payload["assignee"] == other
 
 
+def test_a_reassignment_stays_and_a_disabled_assignee_is_replaced(world):
+    session = world
+    _user(session, "ann")
+    sunil = _user(session, "sunil", role="supervisor")
+    _assign(session)
+    reassign(session, sunil, "L-1", "sunil", "I take it myself", SETTINGS)
+    _assign(session)
+    assert _assignee(session, "L-1") == "sunil"  # the next draw leaves it be
+
+    reassign(session, sunil, "L-1", "ann", "back to ann", SETTINGS)
+    accounts.disable_user(session, "ann")
+    _user(session, "bob")
+    _assign(session)
+    assert _assignee(session, "L-1") == "bob"
+
+
 def test_deadlines_follow_the_highest_open_severity(session):
     add_flags(session, "L-H", severity="high")
     add_flags(session, "L-H", severity="low")

@@ -29,7 +29,8 @@ draw tries it again.
 
 A current assignment is released (`case.released`) when the case has no
 open flag left (all cleared or dismissed), and re-drawn when its reviewer
-is no longer an active reviewer or has a conflict (a declared conflict
+is no longer an active reviewer (or supervisor, when a supervisor gave
+it to one) or has a conflict (a declared conflict
 re-draws at once, and passes the user's pending second looks of the
 agency's flags on to another eligible reviewer). A supervisor may
 reassign a case (`reassign`) with a written reason, never to someone with
@@ -88,8 +89,10 @@ from monitor.models.base import utcnow
 from monitor.services import decision_log
 from monitor.services.cases import agency_names, refresh_case_counts
 from monitor.services.decisions import (
+    CONFLICT_LICENCES_PER_QUERY,
     DECIDING_ROLES,
     MAX_EXPLANATION,
+    conflicted_users,
     conflicts_with_agency,
     evidence_hash,
     has_declared_conflict,
@@ -218,11 +221,58 @@ def _recent_deciders(session: Session, licence_no: str, count: int) -> set[int]:
 
 @dataclass
 class _Draw:
-    """Reviewers, their loads and the random source of one round of draws."""
+    """Reviewers, their loads, their conflicts and the random source of one round of draws.
+
+    The conflicts are found for every case of the round at once: the declared
+    ones in one query, the person matches in one matching
+    (`decisions.conflicted_users`, what `conflicts_with_agency` answers pair by pair).
+    """
 
     reviewers: list[User]
     loads: dict[int, int]
-    rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
+    declared: set[tuple[int, str]]
+    matched: dict[str, set[int]]
+    rng: secrets.SystemRandom
+
+    @classmethod
+    def of(
+        cls,
+        session: Session,
+        licences: Iterable[str],
+        *,
+        also: Iterable[User] = (),
+        rng: secrets.SystemRandom | None = None,
+    ) -> _Draw:
+        wanted = sorted(set(licences))
+        reviewers = _reviewers(session)
+        checked = {user.id: user for user in [*reviewers, *also]}
+        declared: set[tuple[int, str]] = set()
+        for start in range(0, len(wanted), CONFLICT_LICENCES_PER_QUERY):
+            declared.update(
+                (user_id, licence_no)
+                for user_id, licence_no in session.execute(
+                    sa.select(DeclaredConflict.user_id, DeclaredConflict.licence_no).where(
+                        DeclaredConflict.licence_no.in_(
+                            wanted[start : start + CONFLICT_LICENCES_PER_QUERY]
+                        )
+                    )
+                )
+            )
+        return cls(
+            reviewers=reviewers,
+            loads=_loads(session),
+            declared=declared,
+            matched=conflicted_users(session, list(checked.values()), wanted),
+            rng=rng or secrets.SystemRandom(),
+        )
+
+    def conflict(self, user: User, licence_no: str) -> str | None:
+        """Why `user` has a conflict with the agency (as `conflict_of` says), or None."""
+        if (user.id, licence_no) in self.declared:
+            return "declared conflict"
+        if user.id in self.matched.get(licence_no, ()):
+            return "matches one of the agency's people"
+        return None
 
 
 def _queue_reason(excluded: Mapping[str, str], reviewers: int) -> str:
@@ -264,7 +314,7 @@ def _draw_case(
     excluded: dict[str, str] = {}
     eligible: list[User] = []
     for reviewer in draw.reviewers:
-        why = conflict_of(session, reviewer, licence_no)
+        why = draw.conflict(reviewer, licence_no)
         if why is None and reviewer.id in rotated:
             why = "rotated out"
         if why is None:
@@ -327,11 +377,11 @@ def _draw_case(
     return row
 
 
-def _blocked(session: Session, row: CaseAssignment, user: User | None) -> str | None:
+def _blocked(draw: _Draw, row: CaseAssignment, user: User | None) -> str | None:
     """Why the current assignee may no longer hold the case, or None."""
-    if user is None or not user.active or user.role != DRAWN_ROLE:
-        return "assignee no longer an active reviewer"
-    conflict = conflict_of(session, user, row.licence_no)
+    if user is None or not user.active or user.role not in DECIDING_ROLES:
+        return "assignee no longer an active reviewer or supervisor"
+    conflict = draw.conflict(user, row.licence_no)
     return f"conflict of the assignee: {conflict}" if conflict else None
 
 
@@ -358,8 +408,6 @@ def assign_cases(
     """Release finished cases and draw a reviewer for every case without one (no commit)."""
     now = now or utcnow()
     cases = open_cases(session)
-    draw = _Draw(_reviewers(session), _loads(session), rng or secrets.SystemRandom())
-    assigned = queued = released = 0
     current = {
         row.licence_no: row
         for row in session.scalars(
@@ -368,6 +416,10 @@ def assign_cases(
             .order_by(CaseAssignment.licence_no)
         )
     }
+    holders = {row.user_id for row in current.values() if row.user_id is not None}
+    users = {user.id: user for user in session.scalars(sa.select(User).where(User.id.in_(holders)))}
+    draw = _Draw.of(session, cases, also=users.values(), rng=rng)
+    assigned = queued = released = 0
     for licence_no, row in current.items():
         if licence_no in cases:
             continue
@@ -387,7 +439,7 @@ def assign_cases(
         row = current.get(licence_no)
         why = "drawn again"
         if row is not None and row.user_id is not None:
-            why = _blocked(session, row, session.get(User, row.user_id)) or ""
+            why = _blocked(draw, row, users.get(row.user_id)) or ""
             if not why:
                 tighter = _due(settings, severity, _aware(row.assigned_at))
                 if tighter < _aware(row.due_at):
@@ -424,8 +476,8 @@ def _redraw_one(
     severity = open_cases(session, [licence_no]).get(licence_no)
     if severity is None:
         return None
-    draw = _Draw(_reviewers(session), _loads(session))
     previous = current_assignment(session, licence_no)
+    draw = _Draw.of(session, [licence_no])
     if previous is not None and previous.user_id is not None:
         draw.loads[previous.user_id] = max(draw.loads.get(previous.user_id, 1) - 1, 0)
     return _draw_case(
