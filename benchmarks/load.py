@@ -328,16 +328,22 @@ def run_load(args: argparse.Namespace, targets: dict) -> int:
         }
 
     monitor = str(BIN / "monitor")
-    jobs = [
-        gevent.spawn(
-            timed_command,
-            "upload",
-            UPLOAD_AFTER_S,
-            [monitor, "upload", targets["upload"], "--kind", "placements", "--url", base_url],
-            {"MONITOR_UPLOAD_TOKEN": targets["token"]},
-        ),
-        gevent.spawn(timed_command, "audit", AUDIT_AFTER_S, [monitor, "audit", "run"], {}),
-    ]
+    jobs = []
+    if not args.skip_upload:
+        upload = [monitor, "upload", targets["upload"], "--kind", "placements", "--url", base_url]
+        jobs.append(
+            gevent.spawn(
+                timed_command,
+                "upload",
+                UPLOAD_AFTER_S,
+                upload,
+                {"MONITOR_UPLOAD_TOKEN": targets["token"]},
+            )
+        )
+    if not args.skip_audit:
+        jobs.append(
+            gevent.spawn(timed_command, "audit", AUDIT_AFTER_S, [monitor, "audit", "run"], {})
+        )
     users = args.staff + args.public_rate
     runner.start(users, spawn_rate=users)
     gevent.sleep(args.duration)
@@ -388,7 +394,7 @@ def report(stats, outcomes: dict[str, dict], args: argparse.Namespace) -> int:
     )
     for error in list(stats.errors.values())[:10]:
         print(f"  error: {error.method} {error.name}: {error.error} x{error.occurrences}")
-    for label in ("upload", "audit"):
+    for label in [name for name in ("upload", "audit") if not getattr(args, f"skip_{name}")]:
         outcome = outcomes.get(label)
         if outcome is None:
             missed.append(f"{label}: did not start")
@@ -415,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--skip-upload", action="store_true", help="no upload (to compare)")
+    parser.add_argument("--skip-audit", action="store_true", help="no audit (to compare)")
     parser.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
