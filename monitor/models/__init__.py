@@ -24,6 +24,7 @@ from monitor.models.registry import (
     Official,
     RegistryChange,
 )
+from monitor.models.sanctions import Sanction
 
 __all__ = [
     "Agency",
@@ -48,6 +49,7 @@ __all__ = [
     "Official",
     "Placement",
     "RegistryChange",
+    "Sanction",
     "SignInFailures",
     "User",
     "apscheduler_jobs",
