@@ -498,3 +498,20 @@ def test_add_months_clamps_to_the_month_end():
     assert add_months(D(2027, 1, 31), 1) == D(2027, 2, 28)
     assert add_months(D(2027, 11, 15), 3) == D(2028, 2, 15)
     assert add_months(D(2027, 5, 1), 12) == D(2028, 5, 1)
+
+
+def test_the_cli_lists_sanctions_and_explains_a_recommendation(runner, session, world, people):
+    _suspend(session, people, world, months=3)
+    listed = runner.invoke(args=["sanctions", "list", "--licence", "L-1"])
+    assert listed.exit_code == 0, listed.output
+    assert "approved  Suspension for 3 months from 2027-01-10" in listed.output
+    assert "decided by sue (Receipts confirm it.)" in listed.output
+    assert listed.output.strip().endswith("1 sanction.")
+
+    advice = runner.invoke(args=["sanctions", "recommend", "L-1"])
+    assert advice.exit_code == 0, advice.output
+    assert advice.output.startswith("L-1: Suspension for 6 months")  # a 2nd offence, 3 workers
+    assert "Total: 3 + 6 = 9 months, below 12: suspension." in advice.output
+
+    unknown = runner.invoke(args=["sanctions", "recommend", "L-404"])
+    assert unknown.exit_code == 1 and "not in the registry" in unknown.output

@@ -67,11 +67,22 @@ def register_commands(cli: click.Group) -> None:
         demo,
         flags,
         registry,
+        sanctions,
         users,
     )
 
     cli.add_command(import_group)
-    for module in (database, registry, declarations, audit, flags, audit_log, users, demo):
+    for module in (
+        database,
+        registry,
+        declarations,
+        audit,
+        flags,
+        audit_log,
+        users,
+        sanctions,
+        demo,
+    ):
         module.register(cli)
 
 
