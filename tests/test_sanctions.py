@@ -509,9 +509,13 @@ def test_the_cli_lists_sanctions_and_explains_a_recommendation(runner, session, 
     assert listed.output.strip().endswith("1 sanction.")
 
     advice = runner.invoke(args=["sanctions", "recommend", "L-1"])
+    assert advice.output.startswith("L-1: No sanction")  # its flags are punished already
+    fee_flag(session, "L-1", "W-9")
+    session.commit()
+    advice = runner.invoke(args=["sanctions", "recommend", "L-1"])
     assert advice.exit_code == 0, advice.output
-    assert advice.output.startswith("L-1: Suspension for 6 months")  # a 2nd offence, 3 workers
-    assert "Total: 3 + 6 = 9 months, below 12: suspension." in advice.output
+    assert advice.output.startswith("L-1: Suspension for 4 months")  # a 2nd offence, 1 worker
+    assert "Total: 3 + 4 = 7 months, below 12: suspension." in advice.output
 
     unknown = runner.invoke(args=["sanctions", "recommend", "L-404"])
     assert unknown.exit_code == 1 and "not in the registry" in unknown.output

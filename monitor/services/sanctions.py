@@ -7,9 +7,11 @@ history into a sanction:
 1. *violations*: the distinct workers behind the agency's fee flags on a
    placement (`FEE_OVER_CAP`, `FEE_PROHIBITED_CATEGORY`,
    `FEE_UNDERDECLARED`) that are open and neither dismissed nor proposed for
-   dismissal (review state `none` or `escalated`): each worker overcharged
-   is one violation however many flags name them (`FEE_OUTLIER` is about an
-   agency's median, no worker, and is not counted);
+   dismissal (review state `none` or `escalated`), and on which no approved
+   sanction rested already (an offence is punished once): each worker
+   overcharged is one violation however many flags name them
+   (`FEE_OUTLIER` is about an agency's median, no worker, and is not
+   counted);
 2. *offence*: 1 + the agency's suspensions approved before (lifted ones
    included: a lift shortens a suspension, it does not undo the offence);
    *months before*: their months as approved;
@@ -149,7 +151,18 @@ class Recommendation:
 
 
 def _violations(session: Session, licence_no: str) -> tuple[int, list[int]]:
-    """Distinct workers behind the counted fee flags, and those flags' ids (two queries)."""
+    """Distinct workers behind the counted fee flags, and those flags' ids (three queries)."""
+    sanctioned = {
+        flag_id
+        for flag_ids in session.scalars(
+            sa.select(Sanction.flag_ids).where(
+                Sanction.licence_no == licence_no,
+                Sanction.kind.in_(PROPOSED_KINDS),
+                Sanction.state.in_(("approved", "lifted")),
+            )
+        )
+        for flag_id in flag_ids or ()
+    }
     flags = session.execute(
         sa.select(Flag.id, Flag.partner_country, Flag.subject)
         .where(
@@ -160,6 +173,7 @@ def _violations(session: Session, licence_no: str) -> tuple[int, list[int]]:
         )
         .order_by(Flag.id)
     ).all()
+    flags = [row for row in flags if row.id not in sanctioned]
     wanted = {(row.partner_country, str((row.subject or {}).get("placement_id"))) for row in flags}
     workers: dict[tuple[str | None, str], str] = {}
     if wanted:
@@ -213,7 +227,7 @@ def recommend(
     steps = [
         f"Violations: {violations} (distinct workers behind {len(counted)} open fee "
         f"flag{'s' if len(counted) != 1 else ''} of {rules}, not dismissed or proposed for "
-        "dismissal).",
+        "dismissal, and not behind an approved sanction).",
         f"Offence: {_ordinal(offence)} ({len(earlier)} suspension"
         f"{'s' if len(earlier) != 1 else ''} approved before, {_months(earlier_months)} in all).",
     ]
