@@ -163,3 +163,38 @@ def test_a_broken_schedule_file_is_named_on_the_dossier(app, client, login, worl
     assert 'id="schedule-error"' in page and "[[bands]]" in page
     answer = _propose(client, world)
     assert answer.status_code == 400 and "at least one [[bands]]" in answer.get_data(as_text=True)
+
+
+def test_a_suspension_is_lifted_early_through_the_dossier(client, login, world, session):
+    login("ana")
+    _propose(client, world)
+    suspension_id = session.scalar(sa.select(Sanction.id))
+    _switch(client, login, "sue")
+    _judge(client, suspension_id, "approve")
+    page = _dossier(client)
+    assert f'id="form-lift-{suspension_id}"' in page
+    lift_day = START + dt.timedelta(days=5)
+    answer = client.post(
+        f"/sanctions/{suspension_id}/lift",
+        data={
+            "csrf_token": csrf_token_of(page),
+            "lift_date": lift_day.isoformat(),
+            "legal_basis": "Fees refunded to every worker.",
+        },
+    )
+    assert answer.status_code == 302
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    lift_id = session.scalar(sa.select(sa.func.max(Sanction.id)))
+    assert f"Lift of suspension #{suspension_id} on {lift_day.isoformat()}" in page
+    assert f'id="form-lift-{suspension_id}"' not in page  # one proposal at a time
+    assert f'id="form-sanction-approve-{lift_id}"' not in page  # sue proposed it
+    _switch(client, login, "sam")
+    assert _judge(client, lift_id, "approve").status_code == 302
+    states = dict(session.execute(sa.select(Sanction.kind, Sanction.state)).all())
+    assert states == {"suspension": "lifted", "lift": "approved"}
+    reinstated = session.scalars(
+        sa.select(LicenceEvent.effective_date)
+        .where(LicenceEvent.event == "reinstated")
+        .order_by(LicenceEvent.effective_date)
+    ).all()
+    assert reinstated[0] == lift_day

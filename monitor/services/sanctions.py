@@ -737,9 +737,12 @@ def list_sanctions(
     licence_no: str | None = None,
     state: str | None = None,
     limit: int = 200,
+    newest_first: bool = False,
 ) -> list[SanctionRow]:
-    """Sanctions by id (of one agency, in one state, if given)."""
-    query = sa.select(Sanction).order_by(Sanction.id).limit(limit)
+    """Sanctions by id, oldest first unless `newest_first` (of one agency, in one state,
+    if given)."""
+    order = Sanction.id.desc() if newest_first else Sanction.id
+    query = sa.select(Sanction).order_by(order).limit(limit)
     if licence_no is not None:
         query = query.where(Sanction.licence_no == licence_no)
     if state is not None:
@@ -770,7 +773,7 @@ class SanctionReview:
     can_propose: bool
     refusal: str | None  # why the viewer may not propose, if they may not
     judge_refusals: dict[int, str | None] = field(default_factory=dict)
-    liftable: list[SanctionRow] = field(default_factory=list)
+    liftable: list[SanctionRow] = field(default_factory=list)  # suspensions one may lift
 
     def may_judge(self, sanction_id: int) -> bool:
         return self.judge_refusals.get(sanction_id, "") is None
@@ -805,28 +808,28 @@ def sanction_review(
             .limit(FLAGS_OFFERED)
         )
     ]
-    history = list_sanctions(session, licence_no=licence_no)
+    history = list_sanctions(session, licence_no=licence_no, newest_first=True)
     pending = [row for row in history if row.state == "proposed"]
     refusal = _who_may_not_propose(session, viewer, licence_no)
     judge_refusals: dict[int, str | None] = {}
     for row in pending:
         judge_refusals[row.id] = _who_may_not_judge(session, viewer, licence_no, row.proposer_id)
-    lift_targets = {row.lifts_id for row in pending if row.kind == "lift"}
+    # One proposal waits at a time: while one does, nothing else is offered.
     liftable = [
         row
         for row in history
-        if row.kind == "suspension"
+        if not pending
+        and row.kind == "suspension"
         and row.state == "approved"
         and row.end_date is not None
         and row.end_date > today
-        and row.id not in lift_targets
     ]
     return SanctionReview(
         recommendation=recommend(session, licence_no, schedule) if schedule else None,
         schedule_error=schedule_error,
         flags=flags,
         pending=pending,
-        history=list(reversed(history)),
+        history=history,
         can_propose=refusal is None,
         refusal=refusal,
         judge_refusals=judge_refusals,
