@@ -580,7 +580,7 @@ def reject(session: Session, user: User, sanction_id: int, *, reason: str | None
 
 def _write_events(session: Session, user: User, sanction: Sanction) -> list[int]:
     source = f"sanction:{sanction.id}"
-    written: list[tuple[str, dt.date, str]] = []
+    written: list[tuple[str, dt.date, str]]
     if sanction.kind == "suspension":
         assert sanction.end_date is not None and sanction.months is not None
         written = [
