@@ -68,11 +68,23 @@ def register_commands(cli: click.Group) -> None:
         demo,
         flags,
         registry,
+        sanctions,
         users,
     )
 
     cli.add_command(import_group)
-    for module in (database, registry, declarations, audit, flags, audit_log, users, demo, cases):
+    for module in (
+        database,
+        registry,
+        declarations,
+        audit,
+        flags,
+        audit_log,
+        users,
+        sanctions,
+        demo,
+        cases,
+    ):
         module.register(cli)
 
 

@@ -25,6 +25,7 @@ from monitor.models.registry import (
     Official,
     RegistryChange,
 )
+from monitor.models.sanctions import Sanction
 
 __all__ = [
     "Agency",
@@ -53,6 +54,7 @@ __all__ = [
     "RegistryChange",
     "SecondLook",
     "SecondLookDraw",
+    "Sanction",
     "SignInFailures",
     "User",
     "apscheduler_jobs",
