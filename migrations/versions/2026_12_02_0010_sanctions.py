@@ -1,7 +1,7 @@
 """Sanctions: proposed, approved, rejected and lifted suspensions and cancellations.
 
 Revision ID: 0010
-Revises: 0009 (the integrator re-chains it after 0009)
+Revises: 0009
 Create Date: 2026-12-02 04:00:00
 """
 
