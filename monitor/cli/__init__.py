@@ -63,6 +63,7 @@ def register_commands(cli: click.Group) -> None:
         audit,
         audit_log,
         database,
+        decisions,
         declarations,
         demo,
         flags,
@@ -71,7 +72,17 @@ def register_commands(cli: click.Group) -> None:
     )
 
     cli.add_command(import_group)
-    for module in (database, registry, declarations, audit, flags, audit_log, users, demo):
+    for module in (
+        database,
+        registry,
+        declarations,
+        audit,
+        flags,
+        audit_log,
+        decisions,
+        users,
+        demo,
+    ):
         module.register(cli)
 
 
