@@ -72,7 +72,6 @@ from monitor.services.cases import agency_names, refresh_case_counts
 from monitor.services.matching import Person, match_people, normalise_id
 
 DECIDING_ROLES = frozenset({"reviewer", "supervisor"})
-REVIEW_STATES = ("none", "dismissal_proposed", "dismissed", "escalated")
 USER_ACTIONS = ("comment", "dismiss", "escalate", "approve", "reject")
 MAX_EXPLANATION = 4000
 

@@ -5,7 +5,13 @@ Staff only (a partner regulator gets 404); an unknown licence number is
 `monitor.services.registry_overview` and draw the charts of
 `monitor.charts.dossier`, each shown beside a table of its numbers. The
 dossier lists the agency's dismissals waiting for approval
-(`monitor.services.decisions`).
+(`monitor.services.decisions`), its decision log entries (newest 20,
+`?log_before=ID` for older ones) and, for reviewers and supervisors, the
+whole-case decision form: `POST /agencies/<licence_no>/decisions` comments
+on, dismisses or escalates every open, undecided flag of the agency (or of
+one rule) through `decisions.decide_case`. An admin's POST is 403 before the
+form is read, as a conflicted user's; a refused act shows the dossier again
+with the reason (400, or 403 when it is the person who may not).
 """
 
 from __future__ import annotations
@@ -15,11 +21,26 @@ from collections import defaultdict
 from decimal import Decimal
 from http import HTTPStatus
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import StringField, TextAreaField
+from wtforms.validators import AnyOf, Length
 
 from monitor import db
 from monitor.auth import staff_required
-from monitor.services.decisions import pending_proposals
+from monitor.models.audit import DISMISSAL_REASONS
+from monitor.services import decision_log
+from monitor.services.decisions import (
+    CASE_ACTIONS,
+    DECIDING_ROLES,
+    MAX_EXPLANATION,
+    DecisionRefused,
+    case_review,
+    decide_case,
+    pending_proposals,
+)
 from monitor.services.dossier import CorridorFees, agency_dossier
 from monitor.services.registry_overview import registry_page
 
@@ -27,15 +48,27 @@ bp = Blueprint("agencies", __name__, url_prefix="/agencies")
 registry_bp = Blueprint("registry", __name__, url_prefix="/registry")
 
 
-@bp.get("/<licence_no>")
-@staff_required
-def dossier(licence_no: str) -> str:
+LOG_ENTRIES_SHOWN = 20
+
+
+class CaseDecisionForm(FlaskForm):
+    """One act on every open, undecided flag of the agency (optionally of one rule)."""
+
+    action = StringField(validators=[AnyOf(CASE_ACTIONS)])
+    rule = StringField("Rule", validators=[Length(max=40)])
+    # A <select> of `DISMISSAL_REASONS` on the page; the service checks the value.
+    reason = StringField("Reason", validators=[Length(max=32)])
+    explanation = TextAreaField("Explanation", validators=[Length(max=MAX_EXPLANATION)])
+
+
+def _render_dossier(licence_no: str, *, error: str | None = None, status: int = HTTPStatus.OK):
     # Imported here: pygal is needed by this page only (the command line loads every view).
     from monitor.charts.dossier import corridor_fee_chart, licence_timeline
 
     today = dt.date.today()
     tolerance = Decimal(str(current_app.config["FEE_CAP_TOLERANCE"]))
-    found = agency_dossier(db.session(), licence_no, today, fee_cap_tolerance=tolerance)
+    session = db.session()
+    found = agency_dossier(session, licence_no, today, fee_cap_tolerance=tolerance)
     if found is None:
         abort(HTTPStatus.NOT_FOUND)
     by_corridor: dict[str, list[CorridorFees]] = defaultdict(list)
@@ -45,14 +78,73 @@ def dossier(licence_no: str) -> str:
         agreement_id: corridor_fee_chart(agreement_id, rows)
         for agreement_id, rows in by_corridor.items()
     }
-    return render_template(
-        "agencies/dossier_decisions.html",
-        dossier=found,
-        proposals=pending_proposals(db.session(), licence_no=licence_no),
-        timeline_chart=licence_timeline(found.intervals, today),
-        fees_by_corridor=dict(by_corridor),
-        fee_charts=fee_charts,
+    log_before = request.args.get("log_before", type=int)
+    return (
+        render_template(
+            "agencies/dossier_decisions.html",
+            dossier=found,
+            proposals=pending_proposals(session, licence_no=licence_no),
+            case=case_review(session, licence_no, current_user),
+            case_error=error,
+            reasons=DISMISSAL_REASONS,
+            log=decision_log.log_page(
+                session,
+                subject=licence_no,
+                before_id=log_before if log_before and log_before > 0 else None,
+                limit=LOG_ENTRIES_SHOWN,
+            ),
+            timeline_chart=licence_timeline(found.intervals, today),
+            fees_by_corridor=dict(by_corridor),
+            fee_charts=fee_charts,
+        ),
+        status,
     )
+
+
+@bp.get("/<licence_no>")
+@staff_required
+def dossier(licence_no: str):
+    return _render_dossier(licence_no)
+
+
+CASE_DONE = {
+    "dismiss": "dismissed",
+    "propose_dismissal": "dismissal proposed (waiting for a second reviewer or a supervisor)",
+    "escalate": "escalated to suspension review",
+}
+
+
+@bp.post("/<licence_no>/decisions")
+@staff_required
+def case_decision(licence_no: str) -> Response | tuple[str, int]:
+    if current_user.role not in DECIDING_ROLES:  # admins: before the form is read
+        abort(HTTPStatus.FORBIDDEN)
+    form = CaseDecisionForm()
+    if not form.validate_on_submit():
+        return _render_dossier(licence_no, error="The form was not valid: try again.", status=400)
+    try:
+        outcome = decide_case(
+            db.session(),
+            current_user,
+            licence_no,
+            form.action.data,
+            rule=form.rule.data or None,
+            reason=form.reason.data or None,
+            explanation=form.explanation.data,
+        )
+    except DecisionRefused as refused:
+        db.session().rollback()
+        status = HTTPStatus.FORBIDDEN if refused.forbidden else HTTPStatus.BAD_REQUEST
+        return _render_dossier(licence_no, error=str(refused), status=status)
+    if outcome.action == "comment":
+        flash(f"Comment recorded on {outcome.flags} flags.")
+    else:
+        parts = [
+            f"{len(ids)} {CASE_DONE[recorded]}"
+            for recorded, ids in sorted(outcome.by_outcome.items())
+        ]
+        flash(f"{outcome.flags} flags: {'; '.join(parts)}.")
+    return redirect(url_for("agencies.dossier", licence_no=licence_no) + "#case-decisions")
 
 
 @registry_bp.get("")
