@@ -89,5 +89,5 @@ def build_decision_world(session) -> DecisionWorld:
         .where(Flag.id == world.corridor)
         .values(review_state="none", review_reopened_at=utcnow())
     )
-    session.commit()
+    refresh(session)  # the audit rebuilds the case counts after its merge
     return world
