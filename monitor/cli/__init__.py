@@ -62,6 +62,7 @@ def register_commands(cli: click.Group) -> None:
     from monitor.cli import (
         audit,
         audit_log,
+        cases,
         database,
         decisions,
         declarations,
@@ -82,6 +83,7 @@ def register_commands(cli: click.Group) -> None:
         decisions,
         users,
         demo,
+        cases,
     ):
         module.register(cli)
 

@@ -1,6 +1,7 @@
 """All models, importable from one place; `Base.metadata` is the schema Alembic checks."""
 
 from monitor.models.accounts import ApiToken, SignInFailures, User
+from monitor.models.assignment import CaseAssignment, DeclaredConflict, SecondLook, SecondLookDraw
 from monitor.models.audit import (
     AuditLock,
     AuditRun,
@@ -35,9 +36,11 @@ __all__ = [
     "Authorisation",
     "Base",
     "BatchRejection",
+    "CaseAssignment",
     "CaseCount",
     "CorridorFeeSummary",
     "DecisionLogEntry",
+    "DeclaredConflict",
     "Fee",
     "FeeRule",
     "Flag",
@@ -48,6 +51,8 @@ __all__ = [
     "Official",
     "Placement",
     "RegistryChange",
+    "SecondLook",
+    "SecondLookDraw",
     "SignInFailures",
     "User",
     "apscheduler_jobs",

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from monitor.views import (
         admin,
         agencies,
+        assignments,
         audit_runs,
         batches,
         cases,
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(agencies.registry_bp)
     app.register_blueprint(flag_pages.bp)
     app.register_blueprint(decisions.bp)
+    app.register_blueprint(assignments.bp)
     app.register_blueprint(audit_runs.bp)
     app.register_blueprint(health.bp)
     auth.init_app(app)

@@ -5,13 +5,15 @@ Staff only (a partner regulator gets 404); an unknown licence number is
 `monitor.services.registry_overview` and draw the charts of
 `monitor.charts.dossier`, each shown beside a table of its numbers. The
 dossier lists the agency's dismissals waiting for approval
-(`monitor.services.decisions`), its decision log entries (newest 20,
-`?log_before=ID` for older ones) and, for reviewers and supervisors, the
-whole-case decision form: `POST /agencies/<licence_no>/decisions` comments
-on, dismisses or escalates every open, undecided flag of the agency (or of
-one rule) through `decisions.decide_case`. An admin's POST is 403 before the
-form is read, as a conflicted user's; a refused act shows the dossier again
-with the reason (400, or 403 when it is the person who may not).
+(`monitor.services.decisions`), the case's assignee and deadline and a form
+to declare a conflict of interest (`monitor.services.assignment`), its
+decision log entries (newest 20, `?log_before=ID` for older ones) and, for
+reviewers and supervisors, the whole-case decision form:
+`POST /agencies/<licence_no>/decisions` comments on, dismisses or escalates
+every open, undecided flag of the agency (or of one rule) through
+`decisions.decide_case`. An admin's POST is 403 before the form is read, as
+a conflicted user's; a refused act shows the dossier again with the reason
+(400, or 403 when it is the person who may not).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from wtforms.validators import AnyOf, Length
 from monitor import db
 from monitor.auth import staff_required
 from monitor.models.audit import DISMISSAL_REASONS
-from monitor.services import decision_log
+from monitor.services import assignment, decision_log
 from monitor.services.decisions import (
     CASE_ACTIONS,
     DECIDING_ROLES,
@@ -81,8 +83,11 @@ def _render_dossier(licence_no: str, *, error: str | None = None, status: int = 
     log_before = request.args.get("log_before", type=int)
     return (
         render_template(
-            "agencies/dossier_decisions.html",
+            "agencies/dossier_assignment.html",
             dossier=found,
+            case_assignment=assignment.assignments_of(session, [licence_no]).get(licence_no),
+            conflicts=assignment.declared_conflicts(session, licence_no),
+            people=assignment.assignable_people(session),
             proposals=pending_proposals(session, licence_no=licence_no),
             case=case_review(session, licence_no, current_user),
             case_error=error,
