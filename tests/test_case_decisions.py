@@ -10,7 +10,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from monitor.models import DecisionLogEntry, Flag, FlagDecision
+from monitor.models import DecisionLogEntry, DeclaredConflict, Flag, FlagDecision
 from monitor.services import accounts, decision_log
 from monitor.services.cases import CaseFilters, list_cases
 from monitor.services.decisions import DecisionRefused, decide, decide_case, pending_proposals
@@ -139,6 +139,18 @@ def test_admins_and_conflicted_users_are_refused(world, role, details, message):
     assert set(_states(session, "L-1").values()) == {"none"}
     assert session.scalar(sa.select(sa.func.count()).select_from(FlagDecision)) == 0
     assert session.scalar(sa.select(sa.func.count()).select_from(DecisionLogEntry)) == entries
+
+
+def test_a_declared_conflict_is_refused_too(world):
+    session = world
+    ana = _user(session, "ana")
+    session.add(DeclaredConflict(user_id=ana.id, licence_no="L-2", declared_by="ana"))
+    session.commit()
+    with pytest.raises(DecisionRefused, match="on record") as refused:
+        decide_case(session, ana, "L-2", "dismiss", reason="other", explanation="x")
+    assert refused.value.forbidden
+    session.rollback()
+    assert set(_states(session, "L-2").values()) == {"none"}
 
 
 def test_missing_reason_or_explanation_is_refused(world):
