@@ -95,23 +95,30 @@ def prepare(database_url: str, workdir: Path, staff: int, upload_rows: int) -> d
                 )
         token = accounts.create_token(session, username=PARTNER, name="load benchmark")
         session.commit()
-        busiest = session.execute(
-            sa.select(Flag.licence_no)
-            .join(Agency, Agency.licence_no == Flag.licence_no)  # a dossier exists
-            .where(Flag.status == "open")
-            .group_by(Flag.licence_no)
-            .order_by(sa.func.count().desc())
-            .limit(200)
-        ).scalars().all()
-        flag_ids = session.execute(
-            sa.select(Flag.id)
-            .where(Flag.status == "open")
-            .order_by(Flag.id)
-            .limit(1000)
-        ).scalars().all()
-        names = session.execute(
-            sa.select(Agency.name).order_by(Agency.licence_no).limit(100)
-        ).scalars().all()
+        busiest = (
+            session.execute(
+                sa.select(Flag.licence_no)
+                .join(Agency, Agency.licence_no == Flag.licence_no)  # a dossier exists
+                .where(Flag.status == "open")
+                .group_by(Flag.licence_no)
+                .order_by(sa.func.count().desc())
+                .limit(200)
+            )
+            .scalars()
+            .all()
+        )
+        flag_ids = (
+            session.execute(
+                sa.select(Flag.id).where(Flag.status == "open").order_by(Flag.id).limit(1000)
+            )
+            .scalars()
+            .all()
+        )
+        names = (
+            session.execute(sa.select(Agency.name).order_by(Agency.licence_no).limit(100))
+            .scalars()
+            .all()
+        )
     engine.dispose()
     upload = workdir / "load-upload" / "placements.csv"
     write_upload_file(
@@ -134,9 +141,10 @@ def write_upload_file(source: Path, target: Path, rows: int) -> None:
         raise SystemExit(f"{source} is missing: build the world with `monitor demo` in --workdir")
     target.parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d%H%M%S")
-    with source.open(newline="", encoding="utf-8") as inp, target.open(
-        "w", newline="", encoding="utf-8"
-    ) as out:
+    with (
+        source.open(newline="", encoding="utf-8") as inp,
+        target.open("w", newline="", encoding="utf-8") as out,
+    ):
         reader = csv.reader(inp)
         writer = csv.writer(out, lineterminator="\n")
         header = next(reader)

@@ -3,13 +3,16 @@
 The same cases as the web queue (`monitor.services.cases.list_cases`): one per
 agency, filtered and sorted by the query string, a page at a time with
 flask-smorest's pagination (`?page=P&page_size=N`, default 50, at most 200;
-the `X-Pagination` header gives the total). A partner regulator's token gets
+the `X-Pagination` header gives the total), each with its flags by review
+state and its newest decision (`monitor.services.cases.case_review_states`).
+A partner regulator's token gets
 404, as for every staff page; an unknown country code is 422 and says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from http import HTTPStatus
 from typing import Any
 
@@ -27,6 +30,7 @@ from monitor.services.cases import (
     MAX_PAGE_SIZE,
     CaseFilterError,
     CaseFilters,
+    case_review_states,
     list_cases,
 )
 
@@ -70,9 +74,10 @@ class Cases(MethodView):
             first_seen_from=query.get("first_seen_from"),
             first_seen_to=query.get("first_seen_to"),
         )
+        session = db.session()
         try:
             page = list_cases(
-                db.session(),
+                session,
                 filters,
                 today=dt.date.today(),
                 sort=query["sort"],
@@ -83,4 +88,5 @@ class Cases(MethodView):
             # Raised, not returned: a paginated view may not return a Response.
             abort(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
         pagination_parameters.item_count = page.total
-        return page.cases
+        reviews = case_review_states(session, page)
+        return [{**asdict(case), **asdict(reviews[case.licence_no])} for case in page.cases]

@@ -3,7 +3,9 @@
 Ministry tokens only (admin, reviewer, supervisor); a partner regulator's
 token gets 404, as the staff pages do. Flags come a page at a time
 (`page`, `page_size`, default 100, at most 1000; the `X-Pagination` header
-gives the total), by id, filtered by `rule`, `licence` and `status`;
+gives the total), by id, filtered by `rule`, `licence`, `status` and
+`review_state` (`none`, `dismissal_proposed`, `dismissed`, `escalated`);
+each carries its review state and its latest decision (or null);
 `/flags/{id}` adds the evidence and the rule's definition. An unknown
 query parameter is refused with 422. Audit runs come
 newest first with their per-rule figures, notes and error. The work is
@@ -24,6 +26,7 @@ from marshmallow import RAISE
 from monitor import db
 from monitor.api import ApiBlueprint
 from monitor.api.tokens import authenticate_staff, problem_doc
+from monitor.models.audit import REVIEW_STATES
 from monitor.services import audit_history, flag_list
 
 blp = ApiBlueprint(
@@ -55,6 +58,28 @@ class FlagQuerySchema(PagedQuerySchema):
     rule = ma.fields.String(metadata={"description": "Only this rule's flags (`FEE_OVER_CAP`)."})
     licence = ma.fields.String(metadata={"description": "Only this agency's flags (licence_no)."})
     status = ma.fields.String(metadata={"description": "Only flags in this status (`open`)."})
+    review_state = ma.fields.String(
+        validate=ma.validate.OneOf(REVIEW_STATES),
+        metadata={"description": "Only flags in this review state (`dismissal_proposed`)."},
+    )
+
+
+class LatestDecisionSchema(ma.Schema):
+    """The newest act of a reviewer or supervisor on the flag."""
+
+    id = ma.fields.Integer(required=True)
+    action = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "comment, propose_dismissal, approve, reject, dismiss or escalate."
+        },
+    )
+    username = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+    reason = ma.fields.String(
+        allow_none=True, metadata={"description": "A dismissal's reason (its approval's too)."}
+    )
+    decided_at = ma.fields.DateTime(required=True)
 
 
 class FlagSchema(ma.Schema):
@@ -68,6 +93,17 @@ class FlagSchema(ma.Schema):
     first_seen = ma.fields.Date(required=True)
     last_seen = ma.fields.Date(required=True)
     workers_affected = ma.fields.Integer(required=True)
+    review_state = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(REVIEW_STATES),
+        metadata={"description": "none, dismissal_proposed, dismissed or escalated."},
+    )
+    latest_decision = ma.fields.Nested(
+        LatestDecisionSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The newest decision on the flag; null when none was made."},
+    )
 
 
 class FlagDetailSchema(FlagSchema):
@@ -122,12 +158,13 @@ class Flags(MethodView):
     @_problem_doc(HTTPStatus.UNAUTHORIZED, "No token, or an unknown or revoked one.")
     @_problem_doc(HTTPStatus.NOT_FOUND, NOT_STAFF)
     def get(self, query: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
-        """The flags, by id, a page at a time; filter by rule, licence and status."""
+        """The flags, by id, a page at a time; filter by rule, licence, status and review state."""
         session = db.session()
         filters = {
             "rule": query.get("rule"),
             "licence_no": query.get("licence"),
             "status": query.get("status"),
+            "review_state": query.get("review_state"),
         }
         pagination_parameters.item_count = flag_list.count_flags(session, **filters)
         return flag_list.list_flags(

@@ -176,3 +176,29 @@ class CaseSchema(ma.Schema):
     oldest_first_seen = ma.fields.Date(required=True)
     newest_first_seen = ma.fields.Date(required=True)
     partner_countries = ma.fields.List(ma.fields.String(), required=True)
+    review_states = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={
+            "description": (
+                "The case's flags (as the filters select them) by review state: "
+                "none, dismissal_proposed, dismissed, escalated."
+            )
+        },
+    )
+    latest_decision = ma.fields.Nested(
+        lambda: CaseDecisionSchema(),
+        required=True,
+        allow_none=True,
+        metadata={"description": "The newest decision on any flag of the agency, or null."},
+    )
+
+
+class CaseDecisionSchema(ma.Schema):
+    """The newest decision on a flag of the case."""
+
+    flag_id = ma.fields.Integer(required=True)
+    action = ma.fields.String(required=True)
+    username = ma.fields.String(required=True)
+    decided_at = ma.fields.DateTime(required=True)

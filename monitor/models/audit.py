@@ -90,6 +90,7 @@ class Flag(Base):
     workers_affected: Mapped[int] = mapped_column(default=0)
 
 
+REVIEW_STATES = ("none", "dismissal_proposed", "dismissed", "escalated")
 DECISION_ACTIONS = ("comment", "propose_dismissal", "approve", "reject", "dismiss", "escalate")
 DISMISSAL_REASONS = {
     "partner_data_error": "Data error by the partner",

@@ -68,7 +68,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from monitor.models import Agency, CaseCount, Flag
+from monitor.models import Agency, CaseCount, Flag, FlagDecision
 from monitor.models.audit import SEVERITIES
 from monitor.services.flags import (
     RECENCY_FLOOR,
@@ -465,6 +465,89 @@ def _cases_of_page(
         )
         for licence_no, totals in page
     ]
+
+
+@dataclass(frozen=True)
+class CaseDecision:
+    """The newest decision on any flag of a case."""
+
+    flag_id: int
+    action: str
+    username: str
+    decided_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CaseReviewStates:
+    """A case's selected flags by review state, and its newest decision."""
+
+    review_states: dict[str, int]
+    latest_decision: CaseDecision | None
+
+
+def _flag_conditions(filters: CaseFilters) -> list[sa.ColumnElement[bool]]:
+    """The queue's filters on `flags` itself (the summary's `dismissed` status included)."""
+    flags = Flag.__table__
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.status == "open":
+        conditions += [flags.c.status == "open", flags.c.review_state != "dismissed"]
+    elif filters.status == "cleared":
+        conditions.append(flags.c.status == "cleared")
+    if filters.rule:
+        conditions.append(flags.c.rule == filters.rule)
+    if filters.severity:
+        conditions.append(flags.c.severity == filters.severity)
+    if filters.partner_country:
+        conditions.append(flags.c.partner_country == filters.partner_country)
+    if filters.first_seen_from:
+        conditions.append(flags.c.first_seen >= filters.first_seen_from)
+    if filters.first_seen_to:
+        conditions.append(flags.c.first_seen <= filters.first_seen_to)
+    return conditions
+
+
+def case_review_states(session: Session, page: CasePage) -> dict[str | None, CaseReviewStates]:
+    """For each case of the page: its flags (as the page's filters select them) by review
+    state, and the newest decision on any flag of the agency. Two queries for the page."""
+    flags = Flag.__table__
+    licences = [case.licence_no for case in page.cases]
+    if not licences:
+        return {}
+    known = [licence for licence in licences if licence is not None]
+    on_page = flags.c.licence_no.in_(known)
+    if len(known) < len(licences):
+        on_page = sa.or_(on_page, flags.c.licence_no.is_(None))
+    states: dict[str | None, dict[str, int]] = {licence: {} for licence in licences}
+    for licence_no, state, count in session.execute(
+        sa.select(flags.c.licence_no, flags.c.review_state, sa.func.count())
+        .where(on_page, *_flag_conditions(page.filters))
+        .group_by(flags.c.licence_no, flags.c.review_state)
+    ):
+        states[licence_no][state] = int(count)
+    newest = (
+        sa.select(sa.func.max(FlagDecision.id))
+        .where(FlagDecision.licence_no.in_(known))
+        .group_by(FlagDecision.licence_no)
+    )
+    latest = {
+        row.licence_no: CaseDecision(row.flag_id, row.action, row.username, row.decided_at)
+        for row in session.execute(
+            sa.select(
+                FlagDecision.licence_no,
+                FlagDecision.flag_id,
+                FlagDecision.action,
+                FlagDecision.username,
+                FlagDecision.decided_at,
+            ).where(FlagDecision.id.in_(newest))
+        )
+    }
+    return {
+        licence: CaseReviewStates(
+            review_states=dict(sorted(states[licence].items())),
+            latest_decision=latest.get(licence) if licence is not None else None,
+        )
+        for licence in licences
+    }
 
 
 def agency_names(session: Session, licences: Sequence[str | None]) -> dict[str, str]:

@@ -224,6 +224,38 @@ def recent_entries(
     ]
 
 
+@dataclass(frozen=True)
+class LogPage:
+    """A page of entries, newest first, and where the next (older) page starts."""
+
+    entries: list[LogEntry]
+    older_before_id: int | None  # pass as `before_id` for the next page; None: the last page
+    before_id: int | None  # this page's own `before_id` (None: the newest entries)
+
+
+MAX_PAGE_ENTRIES = 200
+
+
+def log_page(
+    session: Session,
+    *,
+    subject: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> LogPage:
+    """One page of the log (of one subject, if given), newest first, keyset-paged by id.
+
+    `before_id` continues after an earlier page (entries older than it);
+    `limit` is kept between 1 and `MAX_PAGE_ENTRIES`. One indexed query
+    (`ix_decision_log_subject` for a subject, the primary key otherwise),
+    however long the log.
+    """
+    limit = min(max(limit, 1), MAX_PAGE_ENTRIES)
+    entries = recent_entries(session, subject=subject, limit=limit + 1, before_id=before_id)
+    older = entries[limit - 1].id if len(entries) > limit else None
+    return LogPage(entries=entries[:limit], older_before_id=older, before_id=before_id)
+
+
 # --- checkpoints -----------------------------------------------------------------
 
 

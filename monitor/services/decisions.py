@@ -39,6 +39,20 @@ in the caller's transaction; `decide` commits. When a flag enters or leaves
 `dismissed`, `monitor.services.cases.refresh_case_counts` rebuilds the
 queue's summary in the same transaction: dismissed flags leave the open
 queue (the summary counts them under status `dismissed`).
+
+**Whole-case decisions** (`decide_case`): one comment, dismissal or
+escalation for every open, undecided flag (review state `none`) of an
+agency, or of one rule of it, in one transaction, under the same rules as
+`decide` applied flag by flag: the role and the conflict check once for
+the agency (refused: nothing is done); a dismissal of a flag that
+`needs_four_eyes` becomes a proposal, the others are dismissed (so while the
+case holds an open high flag every dismissal is a proposal, approved or
+rejected one by one as any other); each flag gets its own `FlagDecision` row.
+The decision log gets **one** entry, `case.<action>` (subject the licence
+number), listing the flag ids by outcome and a SHA-256 over the flags'
+evidence hashes (`evidence_digest`): one entry per flag would take the log's
+append lock thousands of times for one act of one person, and the per-flag
+rows hold each flag's evidence hash already.
 """
 
 from __future__ import annotations
@@ -47,7 +61,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -61,7 +75,6 @@ from monitor.services.cases import agency_names, refresh_case_counts
 from monitor.services.matching import Person, match_people, normalise_id
 
 DECIDING_ROLES = frozenset({"reviewer", "supervisor"})
-REVIEW_STATES = ("none", "dismissal_proposed", "dismissed", "escalated")
 USER_ACTIONS = ("comment", "dismiss", "escalate", "approve", "reject")
 MAX_EXPLANATION = 4000
 
@@ -235,19 +248,7 @@ def _pending_proposal(session: Session, flag: Flag) -> FlagDecision | None:
 
 
 def _who_may_not(session: Session, user: User, flag: Flag) -> str | None:
-    if user.role not in DECIDING_ROLES:
-        return "Only reviewers and supervisors decide on flags."
-    if conflicts_with_agency(session, user, flag.licence_no):
-        return (
-            "You match one of this agency's people (conflict of interest): "
-            "you cannot decide on its flags."
-        )
-    if has_declared_conflict(session, user.id, flag.licence_no):
-        return (
-            "A conflict of interest of yours with this agency is on record: "
-            "you cannot decide on its flags."
-        )
-    return None
+    return _who_may_not_act_on(session, user, flag.licence_no)
 
 
 def _changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -488,3 +489,235 @@ def pending_proposals(
         )
         for row in rows
     ]
+
+
+CASE_ACTIONS = ("comment", "dismiss", "escalate")
+
+
+@dataclass(frozen=True)
+class CaseReview:
+    """What a viewer may do about an agency's case as a whole."""
+
+    licence_no: str
+    undecided: dict[str, int]  # rule -> open flags with review state `none`
+    open_high: int  # open, undismissed high flags: dismissals will be proposals
+    can_decide: bool
+    refusal: str | None
+
+    @property
+    def undecided_total(self) -> int:
+        return sum(self.undecided.values())
+
+
+def case_review(session: Session, licence_no: str, viewer: User) -> CaseReview:
+    """The agency's open, undecided flags per rule and whether `viewer` may decide them."""
+    flags = Flag.__table__
+    undecided = dict(
+        session.execute(
+            sa.select(flags.c.rule, sa.func.count())
+            .where(
+                flags.c.licence_no == licence_no,
+                flags.c.status == "open",
+                flags.c.review_state == "none",
+            )
+            .group_by(flags.c.rule)
+            .order_by(flags.c.rule)
+        ).all()
+    )
+    open_high = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(flags)
+        .where(
+            flags.c.licence_no == licence_no,
+            flags.c.status == "open",
+            flags.c.severity == "high",
+            flags.c.review_state != "dismissed",
+        )
+    )
+    refusal = _who_may_not_act_on(session, viewer, licence_no)
+    return CaseReview(
+        licence_no=licence_no,
+        undecided={rule: int(count) for rule, count in undecided.items()},
+        open_high=int(open_high or 0),
+        can_decide=refusal is None and bool(undecided),
+        refusal=refusal,
+    )
+
+
+def _who_may_not_act_on(session: Session, user: User, licence_no: str | None) -> str | None:
+    if user.role not in DECIDING_ROLES:
+        return "Only reviewers and supervisors decide on flags."
+    if conflicts_with_agency(session, user, licence_no):
+        return (
+            "You match one of this agency's people (conflict of interest): "
+            "you cannot decide on its flags."
+        )
+    if has_declared_conflict(session, user.id, licence_no):
+        return (
+            "A conflict of interest of yours with this agency is on record: "
+            "you cannot decide on its flags."
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """What a whole-case act did, flag ids by outcome (`recorded` action -> ids)."""
+
+    action: str
+    log_entry_id: int
+    by_outcome: dict[str, list[int]]
+
+    @property
+    def flags(self) -> int:
+        return sum(len(ids) for ids in self.by_outcome.values())
+
+
+def decide_case(
+    session: Session,
+    user: User,
+    licence_no: str,
+    action: Literal["comment", "dismiss", "escalate"] | str,
+    *,
+    rule: str | None = None,
+    reason: str | None = None,
+    explanation: str | None = None,
+) -> CaseOutcome:
+    """Comment on, dismiss or escalate every open, undecided flag of the agency (of `rule`,
+    if given) and commit; DecisionRefused (nothing done) when it may not be.
+
+    The rules are `decide`'s, flag by flag; see the module docstring.
+    """
+    if action not in CASE_ACTIONS:
+        raise DecisionRefused(f"Unknown action {action!r}: choose {', '.join(CASE_ACTIONS)}.")
+    refusal = _who_may_not_act_on(session, user, licence_no)
+    if refusal:
+        raise DecisionRefused(refusal, forbidden=True)
+    text = _text(explanation)
+    if action == "comment" and text is None:
+        raise DecisionRefused("Write the comment.")
+    if action == "dismiss":
+        if reason not in DISMISSAL_REASONS:
+            raise DecisionRefused("Choose the reason for the dismissal.")
+        if text is None:
+            raise DecisionRefused("A dismissal needs a written explanation.")
+    if action == "escalate" and text is None:
+        raise DecisionRefused("Say why the agency goes to suspension review.")
+    flags = Flag.__table__
+    selected = session.execute(
+        sa.select(flags.c.id, flags.c.rule, flags.c.severity, flags.c.evidence)
+        .where(
+            flags.c.licence_no == licence_no,
+            flags.c.status == "open",
+            flags.c.review_state == "none",
+            *([flags.c.rule == rule] if rule else []),
+        )
+        .order_by(flags.c.id)
+        .with_for_update()
+    ).all()
+    if not selected:
+        raise DecisionRefused(
+            "This agency has no open, undecided flags" + (f" of rule {rule}." if rule else ".")
+        )
+    # needs_four_eyes for every flag at once: high, or another open undismissed high flag.
+    open_high = set(
+        session.scalars(
+            sa.select(flags.c.id).where(
+                flags.c.licence_no == licence_no,
+                flags.c.status == "open",
+                flags.c.severity == "high",
+                flags.c.review_state != "dismissed",
+            )
+        )
+    )
+    recorded_of: dict[int, str] = {}
+    for row in selected:
+        if action != "dismiss":
+            recorded_of[row.id] = action
+        elif row.severity == "high" or open_high - {row.id}:
+            recorded_of[row.id] = "propose_dismissal"
+        else:
+            recorded_of[row.id] = "dismiss"
+    after_of = {
+        "comment": "none",
+        "escalate": "escalated",
+        "propose_dismissal": "dismissal_proposed",
+        "dismiss": "dismissed",
+    }
+    by_outcome: dict[str, list[int]] = {}
+    for row in selected:
+        by_outcome.setdefault(recorded_of[row.id], []).append(row.id)
+    hashes = {row.id: evidence_hash(row.evidence) for row in selected}
+    for recorded, ids in by_outcome.items():
+        if recorded == "comment":
+            continue
+        # Conditional, as `_move`: a flag someone decided meanwhile refuses the whole act.
+        moved = session.execute(
+            sa.update(flags)
+            .where(flags.c.id.in_(ids), flags.c.review_state == "none")
+            .values(review_state=after_of[recorded])
+        ).rowcount
+        if moved != len(ids):
+            session.rollback()
+            raise DecisionRefused("Someone else decided on these flags meanwhile: look again.")
+    judged = [row for row in selected if recorded_of[row.id] in ("dismiss", "propose_dismissal")]
+    if judged:
+        session.execute(
+            sa.update(flags)
+            .where(flags.c.id == sa.bindparam("flag_id"))
+            .values(
+                reviewed_evidence_hash=sa.bindparam("judged_hash"),
+                reviewed_evidence=sa.bindparam(
+                    "judged_evidence", type_=flags.c.reviewed_evidence.type
+                ),
+                review_reopened_at=None,
+            ),
+            [
+                {
+                    "flag_id": row.id,
+                    "judged_hash": hashes[row.id],
+                    "judged_evidence": row.evidence,
+                }
+                for row in judged
+            ],
+        )
+    now = utcnow()
+    session.execute(
+        sa.insert(FlagDecision.__table__),
+        [
+            {
+                "flag_id": row.id,
+                "licence_no": licence_no,
+                "user_id": user.id,
+                "username": user.username,
+                "role": user.role,
+                "action": recorded_of[row.id],
+                "reason": reason if action == "dismiss" else None,
+                "explanation": text,
+                "evidence_hash": hashes[row.id],
+                "proposal_id": None,
+                "decided_at": now,
+            }
+            for row in selected
+        ],
+    )
+    if "dismiss" in by_outcome:
+        refresh_case_counts(session.connection(), licence_no=licence_no)
+    digest = hashlib.sha256(
+        canonical_json([[row.id, hashes[row.id]] for row in selected]).encode()
+    ).hexdigest()
+    entry = decision_log.append(
+        session,
+        user.username,
+        f"case.{action}",
+        licence_no,
+        {
+            "rule": rule,
+            "reason": reason if action == "dismiss" else None,
+            "explanation": text,
+            "flags": {recorded: ids for recorded, ids in sorted(by_outcome.items())},
+            "evidence_digest": digest,
+        },
+    )
+    session.commit()
+    return CaseOutcome(action=action, log_entry_id=entry.id, by_outcome=by_outcome)

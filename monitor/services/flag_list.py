@@ -1,7 +1,9 @@
 """Flags as staff list and look them up: `monitor flags list|show` and `/api/v1/flags`.
 
 `list_flags` gives one page of flags, by id, narrowed by rule, licence
-number and status (each filter served by an index of `flags`);
+number, status and review state (each filter served by an index of
+`flags`), each with its review state and its latest decision (one more
+query for the page, by `ix_flag_decisions_flag`);
 `count_flags` the number of flags that match, for paging; `get_flag` one
 flag with its evidence and the rule's definition
 (`monitor.services.flag_detail.rule_definition`). Plain queries on the
@@ -17,9 +19,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from monitor.models import Flag
+from monitor.models import Flag, FlagDecision
 from monitor.services.audit_history import utc
 from monitor.services.flag_detail import MAX_ID, MAX_OFFSET, rule_definition
+
+
+@dataclass(frozen=True)
+class LatestDecision:
+    """The newest act of a reviewer or supervisor on a flag."""
+
+    id: int
+    action: str
+    username: str
+    role: str
+    reason: str | None
+    decided_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,8 @@ class FlagSummary:
     first_seen: dt.date
     last_seen: dt.date
     workers_affected: int
+    review_state: str
+    latest_decision: LatestDecision | None
 
 
 @dataclass(frozen=True)
@@ -58,13 +74,14 @@ _SUMMARY_COLUMNS = (
     Flag.first_seen,
     Flag.last_seen,
     Flag.workers_affected,
+    Flag.review_state,
 )
 
 
 def _conditions(
-    rule: str | None, licence_no: str | None, status: str | None
+    rule: str | None, licence_no: str | None, status: str | None, review_state: str | None
 ) -> list[sa.ColumnElement[bool]]:
-    if any("\x00" in value for value in (rule, licence_no, status) if value):
+    if any("\x00" in value for value in (rule, licence_no, status, review_state) if value):
         return [sa.false()]  # no stored text holds a NUL (PostgreSQL cannot even compare one)
     conditions = []
     if rule:
@@ -73,7 +90,37 @@ def _conditions(
         conditions.append(Flag.licence_no == licence_no.strip())
     if status:
         conditions.append(Flag.status == status.strip().lower())
+    if review_state:
+        conditions.append(Flag.review_state == review_state.strip().lower())
     return conditions
+
+
+def latest_decisions(session: Session, flag_ids: list[int]) -> dict[int, LatestDecision]:
+    """The newest decision of each of these flags that has one (one query)."""
+    if not flag_ids:
+        return {}
+    newest = (
+        sa.select(sa.func.max(FlagDecision.id))
+        .where(FlagDecision.flag_id.in_(flag_ids))
+        .group_by(FlagDecision.flag_id)
+    )
+    rows = session.execute(
+        sa.select(
+            FlagDecision.flag_id,
+            FlagDecision.id,
+            FlagDecision.action,
+            FlagDecision.username,
+            FlagDecision.role,
+            FlagDecision.reason,
+            FlagDecision.decided_at,
+        ).where(FlagDecision.id.in_(newest))
+    )
+    return {
+        row.flag_id: LatestDecision(
+            row.id, row.action, row.username, row.role, row.reason, utc(row.decided_at)
+        )
+        for row in rows
+    }
 
 
 def list_flags(
@@ -82,6 +129,7 @@ def list_flags(
     rule: str | None = None,
     licence_no: str | None = None,
     status: str | None = None,
+    review_state: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[FlagSummary]:
@@ -90,12 +138,13 @@ def list_flags(
         return []
     rows = session.execute(
         sa.select(*_SUMMARY_COLUMNS)
-        .where(*_conditions(rule, licence_no, status))
+        .where(*_conditions(rule, licence_no, status, review_state))
         .order_by(Flag.id)
         .limit(limit)
         .offset(offset)
-    )
-    return [FlagSummary(*row) for row in rows]
+    ).all()
+    latest = latest_decisions(session, [row.id for row in rows])
+    return [FlagSummary(*row, latest_decision=latest.get(row.id)) for row in rows]
 
 
 def count_flags(
@@ -104,10 +153,12 @@ def count_flags(
     rule: str | None = None,
     licence_no: str | None = None,
     status: str | None = None,
+    review_state: str | None = None,
 ) -> int:
     """How many flags match."""
     query = sa.select(sa.func.count()).select_from(Flag)
-    return int(session.scalar(query.where(*_conditions(rule, licence_no, status))) or 0)
+    conditions = _conditions(rule, licence_no, status, review_state)
+    return int(session.scalar(query.where(*conditions)) or 0)
 
 
 def get_flag(session: Session, flag_id: int) -> FlagRecord | None:
@@ -127,6 +178,7 @@ def get_flag(session: Session, flag_id: int) -> FlagRecord | None:
         return None
     return FlagRecord(
         *row[: len(_SUMMARY_COLUMNS)],
+        latest_decision=latest_decisions(session, [flag_id]).get(flag_id),
         definition=rule_definition(row.rule),
         evidence=row.evidence or {},
         first_run_id=row.first_run_id,

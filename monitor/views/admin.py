@@ -1,17 +1,22 @@
-"""Account management for admins: `/admin/users` (list, create, update, disable, enable).
+"""Admins' pages: `/admin/users` (list, create, update, disable, enable) and
+`/admin/log` (the decision log, newest first, with "Verify now").
 
 Only admins see these pages; every other role gets 404, as if they did not
 exist. The forms are Flask-WTF forms; CSRFProtect checks every POST. Conflict-check details
 (full name, birth date, national id) are write-only here: the page says
 whether they are on file, never what they are; a blank field keeps them.
 The work is done by `monitor.services.accounts`, which logs every change.
+`/admin/log?before=ID` pages the log 50 entries at a time
+(`decision_log.log_page`); `POST /admin/log/verify` (CSRF) runs
+`decision_log.verify` and shows the first page with the outcome: the number
+of entries and the head hash, or the first broken entry and what is wrong.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -21,7 +26,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from monitor import db
 from monitor.auth import roles_required
 from monitor.models.accounts import ROLES
-from monitor.services import accounts
+from monitor.services import accounts, decision_log
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_required = roles_required("admin", deny=HTTPStatus.NOT_FOUND)
@@ -160,3 +165,30 @@ def disable(user_id: int) -> Response:
 @admin_required
 def enable(user_id: int) -> Response:
     return _switch(user_id, enable=True)
+
+
+class VerifyLogForm(FlaskForm):
+    """ "Verify now": no fields, only the CSRF token."""
+
+
+def _log(result: decision_log.VerifyResult | None = None) -> str:
+    before = request.args.get("before", type=int)
+    page = decision_log.log_page(db.session(), before_id=before if before and before > 0 else None)
+    return render_template("admin/log.html", page=page, form=VerifyLogForm(), result=result)
+
+
+@bp.get("/log")
+@admin_required
+def log() -> str:
+    return _log()
+
+
+@bp.post("/log/verify")
+@admin_required
+def verify_log() -> str:
+    form = VerifyLogForm()
+    if not form.validate_on_submit():
+        abort(HTTPStatus.BAD_REQUEST)
+    result = decision_log.verify(db.session())
+    db.session().rollback()  # verify only reads: end its snapshot
+    return _log(result)
