@@ -62,8 +62,9 @@ def test_two_schedulers_and_a_manual_run_started_together_run_one_audit(
             results: list[AuditRunResult] = []
             errors: list[BaseException] = []
 
-            def start(factory: sessionmaker, trigger: str, barrier=barrier, results=results,
-                      errors=errors) -> None:
+            def start(
+                factory: sessionmaker, trigger: str, barrier=barrier, results=results, errors=errors
+            ) -> None:
                 try:
                     barrier.wait(timeout=30)
                     results.append(run_audit(factory, AuditSettings(), trigger=trigger))
