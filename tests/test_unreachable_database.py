@@ -22,7 +22,12 @@ from monitor import create_app, db
 
 VENV_MONITOR = Path(sys.executable).with_name("monitor")
 EXIT_ENVIRONMENT = 3
-COMMANDS = (["db", "upgrade"], ["audit", "run"], ["serve", "--port", "0", "--no-scheduler"])
+COMMANDS = (
+    ["db", "upgrade"],
+    ["audit", "run"],
+    ["scheduler"],
+    ["serve", "--port", "0", "--no-scheduler"],
+)
 
 
 def _closed_port() -> int:
@@ -56,7 +61,7 @@ def unreachable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _urls(tmp_path)[request.param]
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: " ".join(command[:2]))
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: command[0])
 def test_a_command_says_in_one_line_that_the_database_cannot_be_used(
     unreachable_url: str, command: list[str], tmp_path: Path
 ) -> None:
