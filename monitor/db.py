@@ -87,8 +87,10 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`, with the SQLite settings the monitor relies on."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        database = sa.engine.make_url(url).database
-        if database and database != ":memory:":
+        parsed = sa.engine.make_url(url)
+        database = parsed.database
+        # A URI filename (`sqlite:///file:...?mode=ro&uri=true`) names a file that exists.
+        if database and database != ":memory:" and not parsed.query.get("uri"):
             folder = Path(database).parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)

@@ -4,17 +4,22 @@
 Disk full is a real SQLITE_FULL: every new connection of the app's engine gets
 `PRAGMA max_page_count` set to the pages the file has now, so nothing that
 needs a new page can be written. Read-only is the file opened with
-`mode=ro` (chmod would not stop root). Each time: the command answers in one
-clear line with a non-zero exit code, nothing is half-written (no placement
-of the refused file, no flag added, moved or cleared, the audit's run marked
-failed, every other table's row count unchanged), and once the fault is
-removed the same import and the same audit succeed.
+`mode=ro` (chmod would not stop root), in this process and, through a
+URI filename in `MONITOR_DATABASE_URL`, in real `monitor` processes. Each
+time: the command answers in one clear line with a non-zero exit code,
+nothing is half-written (no placement of the refused file, no flag added,
+moved or cleared, the audit's run marked failed, every other table's row
+count unchanged), and once the fault is removed the same import and the
+same audit succeed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +31,8 @@ from sqlalchemy.orm import Session
 from test_declarations_import import placement, seed_registry, write_csv
 
 from monitor.models import AuditRun, Base, CaseCount, Flag
+
+VENV_MONITOR = Path(sys.executable).with_name("monitor")
 
 
 @pytest.fixture(autouse=True)
@@ -179,3 +186,33 @@ def test_a_read_only_database_refuses_the_import_and_the_audit_and_both_succeed_
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["stored"] == 3_000
     assert_audit_succeeds_after(runner, engine)
+
+
+def test_a_read_only_database_file_through_the_real_commands(
+    engine: sa.Engine, audited: Path, tmp_path: Path
+) -> None:
+    """`MONITOR_DATABASE_URL=sqlite:///file:PATH?mode=ro&uri=true`, real processes."""
+    before = counts(engine)
+    env = {
+        **os.environ,
+        "MONITOR_DATABASE_URL": f"sqlite:///file:{engine.url.database}?mode=ro&uri=true",
+        "MONITOR_HOME_COUNTRY": "NP",
+        "MONITOR_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+
+    def monitor(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(VENV_MONITOR), *args], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    audit = monitor("audit", "run")
+    assert audit.returncode == 3
+    assert audit.stderr.splitlines() == [
+        "Error: the audit could not use the database: attempt to write a readonly database"
+    ]
+    imported = monitor("import", "placements", str(audited), "--partner", "MY", "--json")
+    assert imported.returncode == 2
+    (line,) = imported.stdout.splitlines()
+    report = json.loads(line)
+    assert report["status"] == "refused" and "the database is read-only" in report["error"]
+    assert counts(engine) == before

@@ -81,7 +81,7 @@ def run_command() -> None:
         result = run_configured_audit(current_app._get_current_object(), trigger="manual")
     except SQLAlchemyError as exc:
         # Not even the run's record could be written (a full or read-only database).
-        log.error("the audit could not use the database", exc_info=True)
+        log.debug("the audit could not use the database", exc_info=True)
         click.echo(
             f"Error: the audit could not use the database: {db.one_line_reason(exc)}", err=True
         )
