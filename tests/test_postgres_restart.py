@@ -7,11 +7,14 @@ in a temporary folder on a free port. Against it run a real `monitor serve`
 server is restarted (`pg_ctl restart -m fast`, which ends every session),
 and then: the very next requests answer 200 (the engines ping a pooled
 connection before using it, `pool_pre_ping`), both services are still up,
-the next audit runs and succeeds, and no row written before is lost.
+the next manual audit and the next scheduled one (the nightly job of a
+scheduler in the test's process, started before the restart, brought
+forward to now) run and succeed, and no row written before is lost.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -25,10 +28,12 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session
 from test_declarations_import import placement, run_import, seed_registry, write_csv
 
-from monitor import db
+from jobs.scheduler import JOB_ID, build_scheduler
+from monitor import create_app, db
 from monitor.models import AuditRun, Base
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -109,6 +114,16 @@ def counts(engine: sa.Engine) -> dict[str, int]:
         }
 
 
+def _statuses(engine: sa.Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                sa.select(AuditRun.trigger, AuditRun.status).order_by(AuditRun.id)
+            )
+        ]
+
+
 def _wait_until_serving(base_url: str, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -122,7 +137,7 @@ def _wait_until_serving(base_url: str, process: subprocess.Popen) -> None:
 
 
 def test_the_web_app_the_scheduler_and_the_next_audit_survive_a_postgres_restart(
-    private_postgres: PrivatePostgres, tmp_path: Path
+    private_postgres: PrivatePostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = db.make_engine(private_postgres.url)
     db.migrate(engine)
@@ -149,8 +164,16 @@ def test_the_web_app_the_scheduler_and_the_next_audit_survive_a_postgres_restart
             timeout=120,
         )
 
+    for name, value in env.items():
+        if name.startswith("MONITOR_"):
+            monkeypatch.setenv(name, value)  # the scheduled job makes its app from them
+
     first = audit()
     assert first.returncode == 0, first.stdout + first.stderr
+    # A scheduler in this process too, whose job the test can bring forward.
+    scheduler_app = create_app()
+    scheduler = build_scheduler(scheduler_app, BackgroundScheduler)
+    scheduler.start()
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     services = [
@@ -188,14 +211,24 @@ def test_the_web_app_the_scheduler_and_the_next_audit_survive_a_postgres_restart
 
         after_restart = audit()
         assert after_restart.returncode == 0, after_restart.stdout + after_restart.stderr
+        # The nightly job, brought forward to now: read from and written to the job store.
+        scheduler.get_job(JOB_ID).modify(next_run_time=dt.datetime.now(dt.UTC))
         engine.dispose()  # the test's own pooled connections died with the restart
+        deadline = time.monotonic() + 60
+        while _statuses(engine)[-1:] != [("scheduled", "succeeded")]:
+            assert time.monotonic() < deadline, _statuses(engine)
+            time.sleep(0.2)
         after = counts(engine)
-        assert after == {**before, "audit_runs": before["audit_runs"] + 1}
-        with engine.connect() as conn:
-            statuses = conn.scalars(sa.select(AuditRun.status).order_by(AuditRun.id)).all()
-        assert statuses == ["succeeded", "succeeded"]
+        assert after == {**before, "audit_runs": before["audit_runs"] + 2}
+        assert _statuses(engine) == [
+            ("manual", "succeeded"),
+            ("manual", "succeeded"),
+            ("scheduled", "succeeded"),
+        ]
         assert [service.poll() for service in services] == [None, None]
     finally:
+        scheduler.shutdown(wait=True)
+        scheduler_app.extensions["monitor.engine"].dispose()
         for service in services:
             service.terminate()
         for service in services:
