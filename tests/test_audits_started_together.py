@@ -1,12 +1,13 @@
-"""Two schedulers and a manual run start an audit at the same moment, 20 rounds
+"""Two schedulers and a manual run start an audit at the same moment, 50 rounds
 (issue 11, "Faults"): each round exactly one audit runs and the other two are
 recorded as skipped (naming the running audit); never two `running`
 rows; the lock is free after every round.
 
 Three threads, each with an engine of its own (as three processes have: on
 PostgreSQL each holds its own session for the advisory lock), released together
-by a barrier. The one rule pauses 0.3 s so the winner still holds the lock when
-the other two ask for it, and counts the `running` rows while it runs.
+by a barrier. The one rule counts the `running` rows, then waits (at most 10 s)
+until the other two have returned, so the winner holds the lock while they ask
+for it however the threads are scheduled.
 """
 
 from __future__ import annotations
@@ -25,34 +26,44 @@ from jobs.rules.base import AuditSettings, RuleOutcome
 from monitor import db
 from monitor.models import AuditLock, AuditRun
 
-ROUNDS = 20
+ROUNDS = 50
 TRIGGERS = ("scheduled", "scheduled", "manual")
-RULE_SECONDS = 0.3
+WAIT_SECONDS = 10.0
+
+
+class Round:
+    """What the one rule sees of the current round."""
+
+    def __init__(self) -> None:
+        self.results: list[AuditRunResult] = []
+        self.running_seen: list[int] = []
 
 
 @pytest.fixture
-def slow_rule(monkeypatch: pytest.MonkeyPatch, engine: sa.Engine) -> list[int]:
-    """The only rule: records how many runs are `running` while it runs, then pauses."""
-    running_seen: list[int] = []
+def waiting_rule(monkeypatch: pytest.MonkeyPatch) -> Round:
+    """The only rule: counts the `running` rows, then waits until the two others are done."""
+    state = Round()
     rule = types.ModuleType("test_rules.together")
     rule.CODE, rule.SEVERITY = "LIC_TOGETHER", "low"
 
     def run(session, settings):
-        running_seen.append(
+        state.running_seen.append(
             session.scalar(
                 sa.select(sa.func.count()).select_from(AuditRun).where(AuditRun.status == "running")
             )
         )
-        time.sleep(RULE_SECONDS)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while len(state.results) < len(TRIGGERS) - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         return RuleOutcome(examined=0, findings=[])
 
     rule.run = run
     monkeypatch.setattr(rules_package, "discover_rules", lambda: ([rule], {}))
-    return running_seen
+    return state
 
 
 def test_two_schedulers_and_a_manual_run_started_together_run_one_audit(
-    db_url: str, engine: sa.Engine, slow_rule: list[int]
+    db_url: str, engine: sa.Engine, waiting_rule: Round
 ) -> None:
     engines = [db.make_engine(db_url) for _ in TRIGGERS]
     factories = [sessionmaker(each, expire_on_commit=False) for each in engines]
@@ -60,6 +71,7 @@ def test_two_schedulers_and_a_manual_run_started_together_run_one_audit(
         for round_number in range(ROUNDS):
             barrier = threading.Barrier(len(TRIGGERS))
             results: list[AuditRunResult] = []
+            waiting_rule.results = results
             errors: list[BaseException] = []
 
             def start(
@@ -102,7 +114,7 @@ def test_two_schedulers_and_a_manual_run_started_together_run_one_audit(
         for each in engines:
             each.dispose()
 
-    assert slow_rule == [1] * ROUNDS  # one audit ran per round, alone
+    assert waiting_rule.running_seen == [1] * ROUNDS  # one audit ran per round, alone
     with engine.connect() as conn:
         totals = dict(
             conn.execute(
