@@ -12,7 +12,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Exactly the tested versions: every package pinned with its hashes in requirements.lock
-# (the test tools too, so what runs is what was tested); `make lock` updates it.
+# (the test tools and the load benchmark's locust too, so what runs is what was tested);
+# `make lock` updates it.
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
@@ -33,7 +34,7 @@ test: install-test
 
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --extra test --strip-extras \
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --extra test --extra load --strip-extras \
 		--no-emit-index-url --no-emit-find-links --output-file requirements.lock pyproject.toml
 
 lint: install-test

@@ -10,7 +10,10 @@ list, runs each rule and keeps its flags, rebuilds the dossier's fee figures
 the fee rules shared, in one short write of its own; a failure there is an
 error of the run) and the case counts the
 review queue reads (`monitor.services.cases.refresh_case_counts`, in the
-transaction that records the run's outcome), then posts the digest.
+transaction that records the run's outcome), draws reviewers for the cases
+and dismissals for a second look (`monitor.services.assignment.after_audit`,
+in one transaction of its own just before; a failure there is an error of
+the run), then posts the digest.
 
 Each rule, on the run's own connection:
 
@@ -74,6 +77,7 @@ from monitor import db
 from monitor.memory import garbage_collection_paused
 from monitor.models import AuditRun
 from monitor.models.base import utcnow
+from monitor.services.assignment import AssignmentSettings, after_audit
 from monitor.services.cases import refresh_case_counts
 from monitor.services.dossier import fee_summary_stamp, refresh_corridor_fee_summary
 
@@ -181,6 +185,7 @@ def run_audit(
     officials_url: str = "",
     digest_webhook: str = "",
     lock: RunLock | None = None,
+    assignment: AssignmentSettings | None = None,
 ) -> AuditRunResult:
     """Run every rule now, in this process, under the audit lock."""
     today = today or dt.date.today()
@@ -198,6 +203,7 @@ def run_audit(
             today=today,
             officials_url=officials_url,
             digest_webhook=digest_webhook,
+            assignment=assignment or AssignmentSettings(),
         )
     finally:
         lock.release()
@@ -216,6 +222,7 @@ def run_configured_audit(app: Flask, *, trigger: str) -> AuditRunResult:
         today=dt.datetime.now(ZoneInfo(config["TIMEZONE"])).date(),
         officials_url=config.get("OFFICIALS_URL") or "",
         digest_webhook=config.get("DIGEST_WEBHOOK") or "",
+        assignment=AssignmentSettings.from_config(config),
     )
 
 
@@ -285,6 +292,7 @@ def _run_locked(
     today: dt.date,
     officials_url: str,
     digest_webhook: str,
+    assignment: AssignmentSettings,
 ) -> AuditRunResult:
     run_id, started_at, abandoned = _start_run(engine, trigger)
     lock.attach_run(run_id)
@@ -324,6 +332,11 @@ def _run_locked(
         errors.append(f"interrupted: {one_line_error(exc)}")
         _finish(engine, result, errors)
         raise
+    try:
+        result.notes["assignment"] = after_audit(session_factory, assignment)
+    except Exception as exc:  # noqa: BLE001 - recorded; the run's outcome is still kept
+        log.error("the assignment draw failed\n%s", traceback.format_exc())
+        errors.append(f"assignment: {one_line_error(exc)}")
     _finish(engine, result, errors)
     if digest_webhook:
         result.notes["digest"] = send_digest(session_factory, run_id, digest_webhook)

@@ -6,11 +6,16 @@ was found (a missing digest then means the audit did not run). Body:
     {"run_id": 12, "status": "succeeded", "trigger": "scheduled",
      "started_at": "...", "finished_at": "...", "error": null,
      "new_high_flags": 3, "truncated": false,
-     "flags": [{"rule", "licence_no", "subject", "evidence", "first_seen"}]}
+     "flags": [{"rule", "licence_no", "subject", "evidence", "first_seen"}],
+     "overdue_cases": 1,
+     "overdue": [{"licence_no", "agency_name", "assignee", "due_at", "severity"}]}
 
 "New" means raised for the first time by this run (a cleared flag that
 reopens is not new: reviewers already know it). At most `MAX_FLAGS` flags are
 listed (`truncated` says so; `new_high_flags` is the full count).
+`overdue` lists the cases past their deadline when the digest is made
+(`monitor.services.assignment.overdue_cases`, most overdue first, at most
+`MAX_FLAGS`; `assignee` null: in the supervisors' queue).
 Timeouts and retries (5xx, connection errors; the run id lets the
 receiver drop a repeat); a failure is written to the run's notes and
 never fails the audit.
@@ -27,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs.officials_refresh import redact
 from monitor.http import retrying_session
 from monitor.models import AuditRun, Flag
+from monitor.services.assignment import overdue_cases
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,7 @@ def digest_payload(session: Session, run_id: int) -> dict[str, Any]:
         .order_by(Flag.rule, Flag.licence_no, Flag.flag_key)
         .limit(MAX_FLAGS)
     )
+    overdue = overdue_cases(session)
     return {
         "run_id": run.id,
         "status": run.status,
@@ -71,6 +78,17 @@ def digest_payload(session: Session, run_id: int) -> dict[str, Any]:
                 "first_seen": row.first_seen.isoformat(),
             }
             for row in rows
+        ],
+        "overdue_cases": len(overdue),
+        "overdue": [
+            {
+                "licence_no": case.licence_no,
+                "agency_name": case.agency_name,
+                "assignee": case.assignee,
+                "due_at": case.due_at.isoformat(),
+                "severity": case.severity,
+            }
+            for case in overdue[:MAX_FLAGS]
         ],
     }
 

@@ -24,9 +24,9 @@ DECIMAL_THRESHOLDS = (
 )
 INTEGER_THRESHOLDS = ("OUTLIER_MIN_PLACEMENTS", "DUPLICATE_WORKER_DAYS", "NAME_SIMILARITY")
 # Whole numbers that may be 0 (monitor.create_app, the readiness check).
-COUNT_SETTINGS = ("TRUSTED_PROXIES",)
+COUNT_SETTINGS = ("TRUSTED_PROXIES", "ROTATION_DECISIONS")
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
-# Whole numbers above 0: request bodies, readiness, sessions and sign-in lockout.
+# Whole numbers above 0: request bodies, readiness, sessions, sign-in lockout, deadlines.
 ACCOUNT_SETTINGS = (
     "ANONYMOUS_MAX_CONTENT_LENGTH",
     "READY_AUDIT_HOURS",
@@ -34,6 +34,9 @@ ACCOUNT_SETTINGS = (
     "SESSION_ABSOLUTE_HOURS",
     "LOGIN_LOCKOUT_FAILURES",
     "LOGIN_LOCKOUT_MINUTES",
+    "DEADLINE_DAYS_HIGH",
+    "DEADLINE_DAYS_MEDIUM",
+    "DEADLINE_DAYS_LOW",
 )
 
 
@@ -74,6 +77,15 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # This many failed sign-ins in a row lock the username for this long.
         "LOGIN_LOCKOUT_FAILURES": 5,
         "LOGIN_LOCKOUT_MINUTES": 15,
+        # Case assignment (monitor.services.assignment): a reviewer who made one of an
+        # agency's last N decisions is not drawn for it (0: no rotation); days to
+        # decide a case by its highest open severity; the share of dismissals drawn
+        # for a second look after each audit (0: none).
+        "ROTATION_DECISIONS": 2,
+        "DEADLINE_DAYS_HIGH": 14,
+        "DEADLINE_DAYS_MEDIUM": 30,
+        "DEADLINE_DAYS_LOW": 60,
+        "SECOND_LOOK_SHARE": "0.05",
         # Audit thresholds (contract defaults).
         "FEE_CAP_TOLERANCE": "0.005",
         "UNDERDECLARED_RATIO": "0.10",
@@ -141,6 +153,15 @@ def check(settings: Mapping[str, Any]) -> None:
             raise ConfigError(
                 f"MONITOR_{name} must be a whole number above 0, got {settings[name]!r}"
             )
+    try:
+        share = float(str(settings["SECOND_LOOK_SHARE"]))
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise ConfigError(
+            "MONITOR_SECOND_LOOK_SHARE must be a number from 0 to 1, "
+            f"got {settings['SECOND_LOOK_SHARE']!r}"
+        )
     placeholder_birth_dates(settings["PLACEHOLDER_BIRTH_DATES"])
     storage = str(settings["RATE_LIMIT_STORAGE"])
     if storage.split("://", 1)[0] not in RATE_LIMIT_SCHEMES or "://" not in storage:

@@ -20,6 +20,7 @@ the sign-in page), or the status code of the refusal (401, 403, 404).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
+from monitor.models import Sanction
 from monitor.services import accounts
 from monitor.services.declarations import import_declaration
 from tests.conftest import TEST_PASSWORD, csrf_token_of
@@ -76,6 +78,62 @@ PERMISSIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/audit/runs"): ("login", "404", "404", "ok", "ok", "ok", "login"),
     ("GET", "/decisions/pending"): ("login", "404", "404", "ok", "ok", "ok", "login"),
     ("POST", "/flags/<int:flag_id>/decisions"): (
+        "login",
+        "404",
+        "404",
+        "ok",
+        "ok",
+        "403",
+        "login",
+    ),
+    ("GET", "/assignments"): ("login", "404", "404", "403", "ok", "403", "login"),
+    ("POST", "/assignments/<licence_no>/reassign"): (
+        "login",
+        "404",
+        "404",
+        "403",
+        "ok",
+        "403",
+        "login",
+    ),
+    ("POST", "/agencies/<licence_no>/conflicts"): (
+        "login",
+        "404",
+        "404",
+        "ok",
+        "ok",
+        "403",
+        "login",
+    ),
+    ("GET", "/sanctions"): ("login", "404", "404", "ok", "ok", "ok", "login"),
+    ("POST", "/agencies/<licence_no>/sanctions"): (
+        "login",
+        "404",
+        "404",
+        "ok",
+        "ok",
+        "403",
+        "login",
+    ),
+    ("POST", "/flags/<int:flag_id>/second-look"): (
+        "login",
+        "404",
+        "404",
+        "ok",
+        "ok",
+        "403",
+        "login",
+    ),
+    ("POST", "/sanctions/<int:sanction_id>/decision"): (
+        "login",
+        "404",
+        "404",
+        "403",
+        "ok",
+        "403",
+        "login",
+    ),
+    ("POST", "/sanctions/<int:sanction_id>/lift"): (
         "login",
         "404",
         "404",
@@ -249,12 +307,25 @@ def test_each_caller_gets_exactly_what_the_table_says(app, session, world, calle
     target = accounts.create_user(
         session, username="tara", password=TEST_PASSWORD, role="partner", country="MY"
     )
+    sanction = Sanction(
+        licence_no=LICENCE,
+        kind="suspension",
+        start_date=TODAY,
+        months=1,
+        end_date=TODAY + dt.timedelta(days=31),
+        legal_basis="matrix",
+        flag_ids=[],
+        state="proposed",
+        proposed_by="nobody",
+    )
+    session.add(sanction)
     session.commit()
     values = {
         "batch_id": batch_id,
         "flag_id": built.over_cap_flag_id,
         "licence_no": LICENCE,
         "user_id": target.id,
+        "sanction_id": sanction.id,
         "group": "declarations",
     }
     filenames = {

@@ -512,7 +512,7 @@ def test_keyboard_interrupt_in_the_registry_import_propagates_and_stores_nothing
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(registry_import._ChangeLog, "flush", interrupted)
+    monkeypatch.setattr(registry_import.ChangeLog, "flush", interrupted)
     with pytest.raises(KeyboardInterrupt):
         registry_import.import_registry(session, _registry_dir(tmp_path), changed_by="test")
     assert count(session, Agency) == 0 and count(session, RegistryChange) == 0

@@ -27,7 +27,8 @@ from monitor.models import (
     Official,
     RegistryChange,
 )
-from monitor.services.registry_import import import_registry, verify_change_chain
+from monitor.services.registry import verify_change_chain
+from monitor.services.registry_import import import_registry
 from validators.common import RowError
 from validators.registry import REGISTRY_TEMPLATES
 

@@ -62,16 +62,29 @@ def register_commands(cli: click.Group) -> None:
     from monitor.cli import (
         audit,
         audit_log,
+        cases,
         database,
         declarations,
         demo,
         flags,
         registry,
+        sanctions,
         users,
     )
 
     cli.add_command(import_group)
-    for module in (database, registry, declarations, audit, flags, audit_log, users, demo):
+    for module in (
+        database,
+        registry,
+        declarations,
+        audit,
+        flags,
+        audit_log,
+        users,
+        sanctions,
+        demo,
+        cases,
+    ):
         module.register(cli)
 
 

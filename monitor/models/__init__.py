@@ -1,6 +1,7 @@
 """All models, importable from one place; `Base.metadata` is the schema Alembic checks."""
 
 from monitor.models.accounts import ApiToken, SignInFailures, User
+from monitor.models.assignment import CaseAssignment, DeclaredConflict, SecondLook, SecondLookDraw
 from monitor.models.audit import (
     AuditLock,
     AuditRun,
@@ -24,6 +25,7 @@ from monitor.models.registry import (
     Official,
     RegistryChange,
 )
+from monitor.models.sanctions import Sanction
 
 __all__ = [
     "Agency",
@@ -35,9 +37,11 @@ __all__ = [
     "Authorisation",
     "Base",
     "BatchRejection",
+    "CaseAssignment",
     "CaseCount",
     "CorridorFeeSummary",
     "DecisionLogEntry",
+    "DeclaredConflict",
     "Fee",
     "FeeRule",
     "Flag",
@@ -48,6 +52,9 @@ __all__ = [
     "Official",
     "Placement",
     "RegistryChange",
+    "SecondLook",
+    "SecondLookDraw",
+    "Sanction",
     "SignInFailures",
     "User",
     "apscheduler_jobs",

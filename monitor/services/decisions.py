@@ -15,7 +15,9 @@ The audit owns `flags.status` (`open` / `cleared`); reviewers own
 accounts and the registry and never decide (the pages show them no forms,
 and a POST is 403); partners never see the flags. A user whose conflict-check
 details match one of the agency's people cannot act on that agency's flags
-at all (not even comment). The match is `monitor.services.matching`'s
+at all (not even comment); so can one who declared a conflict with the
+agency, or for whom a supervisor recorded one (`DeclaredConflict`,
+`monitor.services.assignment`). The match is `monitor.services.matching`'s
 person matching as the COI rules use it: confirmed matches only (equal
 normalised national ids, or similar names with equal birth dates), over
 every person of the agency whatever their role. A user without details on
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +53,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.flag_store import canonical_json
-from monitor.models import AgencyPerson, Flag, FlagDecision, User
+from monitor.models import AgencyPerson, DeclaredConflict, Flag, FlagDecision, User
 from monitor.models.audit import DISMISSAL_REASONS
 from monitor.models.base import utcnow
 from monitor.services import decision_log
@@ -82,26 +85,73 @@ def evidence_hash(evidence: dict[str, Any] | None) -> str:
 
 def conflicts_with_agency(session: Session, user: User, licence_no: str | None) -> bool:
     """Whether the user's conflict-check details match one of the agency's people."""
-    if licence_no is None or not (user.full_name or user.national_id):
+    if licence_no is None:
         return False
-    people = [
-        Person(row.id, row.full_name, row.date_of_birth, row.national_id)
-        for row in session.execute(
-            sa.select(
-                AgencyPerson.id,
-                AgencyPerson.full_name,
-                AgencyPerson.date_of_birth,
-                AgencyPerson.national_id,
-            ).where(AgencyPerson.licence_no == licence_no)
+    return user.id in conflicted_users(session, [user], [licence_no]).get(licence_no, set())
+
+
+CONFLICT_LICENCES_PER_QUERY = 500
+
+
+def conflicted_users(
+    session: Session, users: Sequence[User], licences: Iterable[str]
+) -> dict[str, set[int]]:
+    """licence_no -> ids of the users whose details match one of that agency's people.
+
+    What `conflicts_with_agency` answers for one pair, for many at once: one
+    person matching over every user and every person of these agencies
+    (confirmed matches are never capped nor lost to blocking, so matching
+    them together finds what matching each pair would).
+    """
+    staff = [user for user in users if user.full_name or user.national_id]
+    wanted = sorted(set(licences))
+    if not staff or not wanted:
+        return {}
+    people: list[Person] = []
+    for start in range(0, len(wanted), CONFLICT_LICENCES_PER_QUERY):
+        chunk = wanted[start : start + CONFLICT_LICENCES_PER_QUERY]
+        people.extend(
+            Person((row.licence_no, row.id), row.full_name, row.date_of_birth, row.national_id)
+            for row in session.execute(
+                sa.select(
+                    AgencyPerson.id,
+                    AgencyPerson.licence_no,
+                    AgencyPerson.full_name,
+                    AgencyPerson.date_of_birth,
+                    AgencyPerson.national_id,
+                ).where(AgencyPerson.licence_no.in_(chunk))
+            )
         )
+    found: dict[str, set[int]] = {}
+    by_id: dict[str, set[str]] = {}
+    for person in people:
+        national_id = normalise_id(person.national_id)
+        if national_id is not None:
+            by_id.setdefault(national_id, set()).add(person.key[0])
+    for user in staff:
+        for licence_no in by_id.get(normalise_id(user.national_id) or "", ()):
+            found.setdefault(licence_no, set()).add(user.id)
+    named = [
+        Person(user.id, user.full_name, user.date_of_birth, user.national_id)
+        for user in staff
+        if user.full_name
     ]
-    own_id = normalise_id(user.national_id)
-    if own_id is not None and any(normalise_id(p.national_id) == own_id for p in people):
-        return True
-    if not user.full_name:
+    for match in match_people(named, people):
+        if match.confirmed:
+            found.setdefault(match.right.key[0], set()).add(match.left.key)
+    return found
+
+
+def has_declared_conflict(session: Session, user_id: int, licence_no: str | None) -> bool:
+    """Whether a conflict of the user with the agency was declared (by them or a supervisor)."""
+    if licence_no is None:
         return False
-    staff = [Person("user", user.full_name, user.date_of_birth, user.national_id)]
-    return any(match.confirmed for match in match_people(staff, people))
+    found = session.scalar(
+        sa.select(DeclaredConflict.id).where(
+            DeclaredConflict.user_id == user_id, DeclaredConflict.licence_no == licence_no
+        )
+    )
+    return found is not None
 
 
 def needs_four_eyes(session: Session, flag: Flag) -> bool:
@@ -190,6 +240,11 @@ def _who_may_not(session: Session, user: User, flag: Flag) -> str | None:
     if conflicts_with_agency(session, user, flag.licence_no):
         return (
             "You match one of this agency's people (conflict of interest): "
+            "you cannot decide on its flags."
+        )
+    if has_declared_conflict(session, user.id, flag.licence_no):
+        return (
+            "A conflict of interest of yours with this agency is on record: "
             "you cannot decide on its flags."
         )
     return None

@@ -27,9 +27,8 @@ failed unexpectedly (exit code 2). `KeyboardInterrupt` and `SystemExit`
 roll back and propagate.
 
 Every insert and update is written to `RegistryChange` (who, when, old and
-new values, source file) as a hash chain: `entry_hash` = SHA-256 of the
-previous entry's hash followed by the canonical JSON of the entry, so a
-rewritten or deleted entry shows (`verify_change_chain`).
+new values, source file) as a hash chain (`monitor.services.registry`:
+`ChangeLog`, `verify_change_chain`), so a rewritten or deleted entry shows.
 
 An import that inserted or updated anything also appends one entry to the
 decision log (`monitor.services.decision_log`, action `registry.change`,
@@ -48,21 +47,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
 import logging
-import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -75,11 +68,11 @@ from monitor.models import (
     FxRate,
     LicenceEvent,
     Official,
-    RegistryChange,
 )
 from monitor.models.base import Base, Money, Rate, utcnow
 from monitor.services import decision_log
 from monitor.services.failures import unexpected_failure_reason
+from monitor.services.registry import BATCH_ROWS, ChangeLog, json_value, row_key
 from validators.common import (
     MAX_ROW_ERRORS,
     FileRefused,
@@ -95,8 +88,6 @@ from validators.registry import REGISTRY_TEMPLATES, RegistryTemplate
 
 FileStatus = Literal["stored", "unchanged", "refused"]
 TERMINAL_EVENTS = frozenset({"revoked", "cancelled"})
-_CHAIN_LOCK_KEY = zlib.crc32(b"monitor.registry_changes")
-_BATCH_ROWS = 20_000  # rows per bulk statement: bounded memory, few round trips
 log = logging.getLogger(__name__)
 
 MODELS: dict[str, type[Base]] = {
@@ -212,14 +203,6 @@ class _Rows:
     lines: list[int]
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return value
-
-
 def _typed_rows(template: RegistryTemplate, frame: pd.DataFrame) -> _Rows:
     table = MODELS[template.filename].__table__
     columns = list(template.columns)
@@ -234,7 +217,7 @@ def _typed_rows(template: RegistryTemplate, frame: pd.DataFrame) -> _Rows:
         # validated dates are already ISO text
         else to_texts(frame[name])
         if isinstance(table.c[name].type, sa.Date)
-        else [_json_value(value) for value in column]
+        else [json_value(value) for value in column]
         for name, column in zip(columns, typed, strict=True)
     ]
     key_positions = [columns.index(name) for name in template.key]
@@ -246,10 +229,6 @@ def _typed_rows(template: RegistryTemplate, frame: pd.DataFrame) -> _Rows:
         json_values=list(zip(*as_json, strict=True)),
         lines=[int(index) + 2 for index in frame.index],
     )
-
-
-def _row_key(key: Sequence[Any]) -> str:
-    return "|".join(str(_json_value(part)) for part in key)[:300]
 
 
 # --- checks against the stored registry ---------------------------------------
@@ -344,167 +323,15 @@ def _events_after_revocation(session: Session, rows: _Rows) -> list[RowError]:
 # --- storing -------------------------------------------------------------------
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _utc_text(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _hashed_fields(change: RegistryChange) -> dict[str, Any]:
-    """The fields of a stored change that its hash covers."""
-    return {
-        "table_name": change.table_name,
-        "row_key": change.row_key,
-        "action": change.action,
-        "old_values": change.old_values,
-        "new_values": change.new_values,
-        "changed_by": change.changed_by,
-        "changed_at": _utc_text(change.changed_at),
-        "source_file": change.source_file,
-    }
-
-
-def entry_hash(prev_hash: str | None, canonical_entry: str) -> str:
-    """SHA-256 over the previous entry's hash and this entry's canonical JSON."""
-    return hashlib.sha256(((prev_hash or "") + canonical_entry).encode("utf-8")).hexdigest()
-
-
-class _SerialisedJSON(sa.types.TypeDecorator):
-    """A JSON column value handed over already serialised (skips a second dump)."""
-
-    impl = sa.JSON
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
-        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else sa.JSON())
-
-    def bind_processor(self, dialect: sa.Dialect) -> None:
-        return None
-
-
-class _ChangeLog:
-    """The change entries of one import, hashed into the chain and written in batches.
-
-    The canonical JSON of an entry is `json.dumps(entry, sort_keys=True,
-    separators=(",", ":"), ensure_ascii=False)`, as `verify_change_chain`
-    recomputes it. Here it is assembled from pieces (the fields shared by
-    the whole import are serialised once; per entry only the values and
-    the row key), which gives the same text at a fraction of the cost: an
-    import of 300,000 new rows logs 300,000 inserts.
-
-    `start()` takes the import's lock (PostgreSQL: a transaction-level
-    advisory lock, so concurrent imports store one after the other and the
-    chain cannot fork) and reads the chain's head; call it before reading
-    the stored rows to compare against.
-    """
-
-    def __init__(self, session: Session, *, changed_by: str, changed_at: dt.datetime) -> None:
-        self.session = session
-        self.changed_by = changed_by
-        self.changed_at = changed_at
-        at_text = _utc_text(changed_at)
-        self._heads = {
-            action: f'{{"action":{encode_basestring(action)},"changed_at":"{at_text}",'
-            f'"changed_by":{encode_basestring(changed_by)},"new_values":'
-            for action in ("insert", "update")
-        }
-        self._tails: dict[tuple[str, str], str] = {}
-        self._prev_hash: str | None = None
-        self.start_hash: str | None = None
-        self._pending: list[dict[str, Any]] = []
-        self._statement = sa.insert(RegistryChange.__table__).values(
-            old_values=sa.type_coerce(sa.bindparam("old_json"), _SerialisedJSON()),
-            new_values=sa.type_coerce(sa.bindparam("new_json"), _SerialisedJSON()),
-        )
-
-    def start(self) -> None:
-        """Lock out concurrent imports (PostgreSQL) and read the chain's head."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK_KEY)))
-        self._prev_hash = self.start_hash = self.session.scalar(
-            sa.select(RegistryChange.entry_hash).order_by(RegistryChange.id.desc()).limit(1)
-        )
-
-    @property
-    def head_hash(self) -> str | None:
-        """The chain's head after the entries added so far."""
-        return self._prev_hash
-
-    def add(
-        self,
-        *,
-        table_name: str,
-        source_file: str,
-        action: str,
-        row_key: str,
-        old_values: dict[str, Any] | None,
-        new_values: dict[str, Any],
-    ) -> None:
-        new_json = _canonical(new_values)
-        old_json = None if old_values is None else _canonical(old_values)
-        tail = self._tails.get((source_file, table_name))
-        if tail is None:
-            tail = self._tails[source_file, table_name] = (
-                f',"source_file":{encode_basestring(source_file)},'
-                f'"table_name":{encode_basestring(table_name)}}}'
-            )
-        canonical = (
-            f'{self._heads[action]}{new_json},"old_values":{old_json or "null"},'
-            f'"row_key":{encode_basestring(row_key)}{tail}'
-        )
-        prev_hash, self._prev_hash = self._prev_hash, entry_hash(self._prev_hash, canonical)
-        self._pending.append(
-            {
-                "table_name": table_name,
-                "row_key": row_key,
-                "action": action,
-                "old_json": old_json,
-                "new_json": new_json,
-                "changed_by": self.changed_by,
-                "changed_at": self.changed_at,
-                "source_file": source_file,
-                "prev_hash": prev_hash,
-                "entry_hash": self._prev_hash,
-            }
-        )
-        if len(self._pending) >= _BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the entries added so far."""
-        if self._pending:
-            self.session.execute(self._statement, self._pending)
-            self._pending = []
-
-
-def verify_change_chain(session: Session) -> int | None:
-    """The id of the first RegistryChange whose hash does not hold, or None if all hold."""
-    prev_hash: str | None = None
-    query = sa.select(RegistryChange).order_by(RegistryChange.id).execution_options(yield_per=5000)
-    changes = session.scalars(query)
-    try:
-        for change in changes:
-            expected = entry_hash(prev_hash, _canonical(_hashed_fields(change)))
-            if change.prev_hash != prev_hash or change.entry_hash != expected:
-                return change.id
-            prev_hash = change.entry_hash
-    finally:
-        changes.close()
-    return None
-
 
 def _batches(items: list[Any], size: int = 0) -> Iterator[list[Any]]:
-    size = size or _BATCH_ROWS
+    size = size or BATCH_ROWS
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 def _store_file(
-    session: Session, filename: str, rows: _Rows, *, source_file: str, log: _ChangeLog
+    session: Session, filename: str, rows: _Rows, *, source_file: str, log: ChangeLog
 ) -> tuple[int, int, int]:
     """Insert new keys, update changed rows, log both: (inserted, updated, unchanged)."""
     table = MODELS[filename].__table__
@@ -525,7 +352,7 @@ def _store_file(
                 table_name=table.name,
                 source_file=source_file,
                 action="insert",
-                row_key=_row_key(key),
+                row_key=row_key(key),
                 old_values=None,
                 new_values=dict(zip(columns, json_row, strict=True)),
             )
@@ -540,8 +367,8 @@ def _store_file(
             table_name=table.name,
             source_file=source_file,
             action="update",
-            row_key=_row_key(key),
-            old_values={columns[i]: _json_value(old[i]) for i in changed},
+            row_key=row_key(key),
+            old_values={columns[i]: json_value(old[i]) for i in changed},
             new_values={columns[i]: json_row[i] for i in changed},
         )
     log.flush()
@@ -667,7 +494,7 @@ def _import_directory(
             keys[template.filename].update(frame[template.key[0]].tolist())
         accepted.append((template, path, rows, file_report))
 
-    change_log = _ChangeLog(session, changed_by=changed_by, changed_at=utcnow())
+    change_log = ChangeLog(session, changed_by=changed_by, changed_at=utcnow())
     try:
         if accepted:
             change_log.start()
@@ -688,7 +515,7 @@ def _import_directory(
 
 
 def _log_decision(
-    session: Session, report: RegistryImportReport, change_log: _ChangeLog, directory: Path
+    session: Session, report: RegistryImportReport, change_log: ChangeLog, directory: Path
 ) -> None:
     """One decision log entry for an import that changed the registry (none otherwise)."""
     changed = [f for f in report.files if f.status == "stored" and (f.inserted or f.updated)]

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from monitor.views import (
         admin,
         agencies,
+        assignments,
         audit_runs,
         batches,
         cases,
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
         health,
         home,
         public,
+        sanctions,
     )
     from monitor.views import auth as auth_views
 
@@ -36,6 +38,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(agencies.registry_bp)
     app.register_blueprint(flag_pages.bp)
     app.register_blueprint(decisions.bp)
+    app.register_blueprint(assignments.bp)
+    app.register_blueprint(sanctions.bp)
     app.register_blueprint(audit_runs.bp)
     app.register_blueprint(health.bp)
     auth.init_app(app)

@@ -1,6 +1,7 @@
 """The case queue (`/cases`): one row per agency with open flags, filtered by a GET
 form (so a view is a shareable URL), sorted and paged; each row opens the agency's
-dossier. Ministry staff only (partners get 404)."""
+dossier and shows the case's assignee and deadline (`monitor.services.assignment`).
+Ministry staff only (partners get 404)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from monitor import db
 from monitor.auth import staff_required
 from monitor.models.audit import SEVERITIES
 from monitor.services import cases as cases_service
+from monitor.services.assignment import assignments_of
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -48,6 +50,7 @@ def index() -> tuple[str, int]:
     return render_template(
         "cases/index.html",
         page=page,
+        assigned=assignments_of(session, [case.licence_no for case in page.cases]) if page else {},
         error=error,
         args=request.args,
         sort=sort,

@@ -6,9 +6,12 @@ Reviewers and supervisors see the decision forms (comment, dismiss or
 propose a dismissal, escalate, approve or reject a pending proposal) and
 every user the history; an admin sees the page without forms and a POST
 of theirs is 403, as is one of a conflicted user or a proposer judging
-their own proposal. A refused act re-renders the page with the reason
-(400; 403 when it is the person who may not). The work is
-`monitor.services.flag_detail` and `monitor.services.decisions`.
+their own proposal. A reviewer drawn for a second look at a dismissal
+(`monitor.services.assignment`) sees a confirm-or-reopen form
+(`POST /flags/<id>/second-look`); anyone else's POST there is 403. A
+refused act re-renders the page with the reason (400; 403 when it is the
+person who may not). The work is `monitor.services.flag_detail`,
+`monitor.services.decisions` and `monitor.services.assignment`.
 """
 
 from __future__ import annotations
@@ -21,11 +24,17 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField, TextAreaField
-from wtforms.validators import AnyOf, Length
+from wtforms.validators import AnyOf, InputRequired, Length
 
 from monitor import db
 from monitor.auth import staff_required
 from monitor.models.audit import DISMISSAL_REASONS
+from monitor.services.assignment import (
+    AssignmentRefused,
+    AssignmentSettings,
+    judge_second_look,
+    pending_second_look,
+)
 from monitor.services.decisions import (
     DECIDING_ROLES,
     MAX_EXPLANATION,
@@ -57,6 +66,13 @@ class DecisionForm(FlaskForm):
     explanation = TextAreaField("Explanation", validators=[Length(max=MAX_EXPLANATION)])
 
 
+class SecondLookForm(FlaskForm):
+    """Confirm or reopen a dismissal drawn for a second look."""
+
+    outcome = HiddenField(validators=[InputRequired(), AnyOf(("confirm", "reopen"))])
+    explanation = TextAreaField("Explanation", validators=[Length(max=MAX_EXPLANATION)])
+
+
 def _render(flag_id: int, *, error: str | None = None, status: int = HTTPStatus.OK):
     tolerance = Decimal(str(current_app.config["FEE_CAP_TOLERANCE"]))
     session = db.session()
@@ -66,9 +82,10 @@ def _render(flag_id: int, *, error: str | None = None, status: int = HTTPStatus.
     review = flag_review(session, flag_id, current_user)
     return (
         render_template(
-            "flags/decisions.html",
+            "flags/second_look.html",
             flag=flag,
             review=review,
+            second_look=pending_second_look(session, flag_id, current_user),
             reasons=DISMISSAL_REASONS,
             error=error,
         ),
@@ -106,4 +123,35 @@ def decision(flag_id: int) -> Response | tuple[str, int]:
         status = HTTPStatus.FORBIDDEN if refused.forbidden else HTTPStatus.BAD_REQUEST
         return _render(flag_id, error=str(refused), status=status)
     flash(DONE[outcome.action])
+    return redirect(url_for("flag_pages.detail", flag_id=flag_id) + "#decisions")
+
+
+SECOND_LOOK_DONE = {
+    "confirm": "Second look recorded: the dismissal stands.",
+    "reopen": "Dismissal reopened: the flag is back in the queue.",
+}
+
+
+@bp.post("/<int:flag_id>/second-look")
+@staff_required
+def second_look(flag_id: int) -> Response | tuple[str, int]:
+    if current_user.role not in DECIDING_ROLES:
+        abort(HTTPStatus.FORBIDDEN)
+    form = SecondLookForm()
+    if not form.validate_on_submit():
+        return _render(flag_id, error="The form was not valid: try again.", status=400)
+    try:
+        judge_second_look(
+            db.session(),
+            current_user,
+            flag_id,
+            form.outcome.data,
+            form.explanation.data,
+            AssignmentSettings.from_config(current_app.config),
+        )
+    except AssignmentRefused as refused:
+        db.session().rollback()
+        status = HTTPStatus.FORBIDDEN if refused.forbidden else HTTPStatus.BAD_REQUEST
+        return _render(flag_id, error=str(refused), status=status)
+    flash(SECOND_LOOK_DONE[form.outcome.data])
     return redirect(url_for("flag_pages.detail", flag_id=flag_id) + "#decisions")
