@@ -348,22 +348,39 @@ def _run_locked(
 
 
 def _finish(engine: sa.Engine, result: AuditRunResult, errors: list[str]) -> None:
+    """Record the run's outcome and refresh the case counts, in one transaction.
+
+    If that cannot be written (a full or read-only database), the run is
+    still marked failed, with the reason, in a smaller write that changes the
+    run's row only (the case counts stay as the previous run left them).
+    """
     result.status = "failed" if errors else "succeeded"
     result.error = "\n".join(errors) or None
     result.finished_at = utcnow()
-    with db.write_transaction(engine) as connection:
-        connection.execute(
-            sa.update(runs)
-            .where(runs.c.id == result.run_id)
-            .values(
-                status=result.status,
-                finished_at=result.finished_at,
-                stats={rule.code: rule.to_json() for rule in result.rules},
-                notes=result.notes or None,
-                error=result.error,
+    try:
+        with db.write_transaction(engine) as connection:
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.id == result.run_id)
+                .values(
+                    status=result.status,
+                    finished_at=result.finished_at,
+                    stats={rule.code: rule.to_json() for rule in result.rules},
+                    notes=result.notes or None,
+                    error=result.error,
+                )
             )
-        )
-        refresh_case_counts(connection)
+            refresh_case_counts(connection)
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("the outcome of audit run %s could not be recorded", result.run_id, exc_info=True)
+        errors.append(f"recording the run's outcome: {one_line_error(exc)}")
+        result.status, result.error = "failed", "\n".join(errors)
+        with db.write_transaction(engine) as connection:
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.id == result.run_id)
+                .values(status="failed", finished_at=result.finished_at, error=result.error)
+            )
     log.info("audit run %s %s", result.run_id, result.status)
 
 

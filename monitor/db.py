@@ -87,9 +87,17 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`, with the SQLite settings the monitor relies on."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        database = sa.engine.make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        parsed = sa.engine.make_url(url)
+        database = parsed.database
+        # A URI filename (`sqlite:///file:...?mode=ro&uri=true`) names a file that exists.
+        if database and database != ":memory:" and not parsed.query.get("uri"):
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot make the database's folder {folder}: {exc.strerror or exc}"
+                ) from None
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -294,14 +302,22 @@ def current_revision(connection: Connection) -> str | None:
     return connection.execute(sa.select(version.c.version_num)).scalar()
 
 
+def one_line_reason(exc: BaseException) -> str:
+    """The first line of a (database) error, without the SQL SQLAlchemy appends."""
+    shown = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
+    lines = str(shown).strip().splitlines()
+    return lines[0].strip() if lines else type(shown).__name__
+
+
 def check_ready(engine: Engine) -> None:
     """Raise DatabaseError with a one-line reason unless the schema is at head."""
     try:
         with engine.connect() as conn:
             current = current_revision(conn)
     except sa.exc.OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseError(f"cannot reach the database {engine.url!r}: {reason}") from None
+        raise DatabaseError(
+            f"cannot reach the database {engine.url!r}: {one_line_reason(exc)}"
+        ) from None
     head = head_revision()
     if current != head:
         raise DatabaseError(

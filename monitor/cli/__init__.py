@@ -101,7 +101,7 @@ def _create_app() -> Flask:
 
     try:
         return create_app(web=False)
-    except ConfigError as exc:
+    except (ConfigError, db.DatabaseError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_ENVIRONMENT)
 

@@ -5,7 +5,8 @@
 other rules still ran; the error is printed and recorded), 4 when another
 audit holds the lock ("another audit is running (run N, started at ...);
 skipped": nothing was done, the skip is recorded in the run history), and
-3 when the database cannot be used.
+3 when the database cannot be used (unreachable, not migrated, or so full
+or read-only that not even the run's record could be written).
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from typing import TYPE_CHECKING
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import db, logs
-from monitor.cli import needs_database
+from monitor.cli import EXIT_ENVIRONMENT, needs_database
 
 if TYPE_CHECKING:
     from jobs.audit import AuditRunResult
 
+
+log = logging.getLogger(__name__)
 
 audit_group = AppGroup("audit", help="Run the audit rules and see past runs.")
 flags_group = AppGroup("flags", help="The flags raised by the audit.")
@@ -73,7 +77,15 @@ def run_command() -> None:
     """Run every audit rule now, in this process, and print per-rule figures."""
     from jobs.audit import run_configured_audit
 
-    result = run_configured_audit(current_app._get_current_object(), trigger="manual")
+    try:
+        result = run_configured_audit(current_app._get_current_object(), trigger="manual")
+    except SQLAlchemyError as exc:
+        # Not even the run's record could be written (a full or read-only database).
+        log.debug("the audit could not use the database", exc_info=True)
+        click.echo(
+            f"Error: the audit could not use the database: {db.one_line_reason(exc)}", err=True
+        )
+        sys.exit(EXIT_ENVIRONMENT)
     _print_result(result)
     sys.exit(result.exit_code)
 

@@ -20,7 +20,7 @@ def upgrade(revision: str) -> None:
     try:
         db.migrate(db.engine(), revision)
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
-        click.echo(f"Error: migration failed: {exc}", err=True)
+        click.echo(f"Error: the database migration failed: {db.one_line_reason(exc)}", err=True)
         sys.exit(3)
     click.echo(f"Database at {revision}: {db.engine().url.render_as_string()}")
 
