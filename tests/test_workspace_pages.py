@@ -182,7 +182,8 @@ def test_pages_run_a_fixed_number_of_queries(
             assert client.get(path).status_code == 200
         counts.append(counted.total)
     assert counts[0] == counts[1]
-    assert counts[0] <= 8
+    # The dashboard: its figures, the reviewer's cases and second looks; the queue: 4.
+    assert counts[0] <= 9
 
 
 @pytest.mark.usefixtures("world", "reviewer")
