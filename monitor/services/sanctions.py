@@ -151,7 +151,12 @@ class Recommendation:
 
 
 def _violations(session: Session, licence_no: str) -> tuple[int, list[int]]:
-    """Distinct workers behind the counted fee flags, and those flags' ids (three queries)."""
+    """Distinct workers behind the counted fee flags, and those flags' ids (three queries).
+
+    Set-based: the busiest agency of a 1,000,000-placement world has thousands of
+    fee flags, each naming its placement in the subject; the database joins them
+    to the placements and counts the distinct workers.
+    """
     sanctioned = {
         flag_id
         for flag_ids in session.scalars(
@@ -163,32 +168,48 @@ def _violations(session: Session, licence_no: str) -> tuple[int, list[int]]:
         )
         for flag_id in flag_ids or ()
     }
-    flags = session.execute(
-        sa.select(Flag.id, Flag.partner_country, Flag.subject)
-        .where(
-            Flag.licence_no == licence_no,
-            Flag.rule.in_(COUNTED_RULES),
-            Flag.status == "open",
-            Flag.review_state.in_(COUNTED_REVIEW_STATES),
+    conditions = [
+        Flag.licence_no == licence_no,
+        Flag.rule.in_(COUNTED_RULES),
+        Flag.status == "open",
+        Flag.review_state.in_(COUNTED_REVIEW_STATES),
+    ]
+    if sanctioned:
+        conditions.append(Flag.id.not_in(sorted(sanctioned)))
+    flag_ids = list(session.scalars(sa.select(Flag.id).where(*conditions).order_by(Flag.id)))
+    if not flag_ids:
+        return 0, []
+    counted = (
+        sa.select(
+            Flag.partner_country.label("partner_country"),
+            sa.func.coalesce(Flag.subject["placement_id"].as_string(), "None").label(
+                "placement_id"
+            ),
         )
-        .order_by(Flag.id)
-    ).all()
-    flags = [row for row in flags if row.id not in sanctioned]
-    wanted = {(row.partner_country, str((row.subject or {}).get("placement_id"))) for row in flags}
-    workers: dict[tuple[str | None, str], str] = {}
-    if wanted:
-        for row in session.execute(
-            sa.select(
-                Placement.partner_country, Placement.placement_id, Placement.worker_ref
-            ).where(
-                Placement.licence_no == licence_no,
-                Placement.placement_id.in_(sorted({placement for _, placement in wanted})),
-            )
-        ):
-            workers[row.partner_country, row.placement_id] = row.worker_ref
+        .where(*conditions)
+        .subquery()
+    )
     # A placement no longer found still counts once, as its own worker.
-    distinct = {workers.get(key, f"placement:{key[0]}:{key[1]}") for key in wanted}
-    return len(distinct), [row.id for row in flags]
+    worker = sa.func.coalesce(
+        Placement.worker_ref,
+        sa.literal("placement:")
+        + sa.func.coalesce(counted.c.partner_country, "")
+        + ":"
+        + counted.c.placement_id,
+    )
+    distinct = session.scalar(
+        sa.select(sa.func.count(sa.distinct(worker))).select_from(
+            counted.outerjoin(
+                Placement,
+                sa.and_(
+                    Placement.licence_no == licence_no,
+                    Placement.partner_country == counted.c.partner_country,
+                    Placement.placement_id == counted.c.placement_id,
+                ),
+            )
+        )
+    )
+    return int(distinct or 0), flag_ids
 
 
 def _earlier_suspensions(session: Session, licence_no: str) -> list[int]:
