@@ -338,6 +338,7 @@ def _run_locked(
         log.error("the assignment draw failed\n%s", traceback.format_exc())
         errors.append(f"assignment: {one_line_error(exc)}")
     _finish(engine, result, errors)
+    _refresh_planner_statistics(engine)
     if digest_webhook:
         result.notes["digest"] = send_digest(session_factory, run_id, digest_webhook)
         with db.write_transaction(engine) as connection:
@@ -345,6 +346,24 @@ def _run_locked(
                 sa.update(runs).where(runs.c.id == run_id).values(notes=result.notes)
             )
     return result
+
+
+def _refresh_planner_statistics(engine: sa.Engine) -> None:
+    """PostgreSQL: `ANALYZE` the tables a run rewrites, so the pages' plans see its flags.
+
+    A run can add hundreds of thousands of flags at once; until autovacuum
+    samples them the planner guesses one row for an agency's flags and picks
+    nested loops (the busiest dossier at 1,000,000 placements: 200 ms against
+    67 ms once analysed). Sampling takes about a second; a failure is logged only.
+    """
+    if db.is_sqlite(engine):
+        return
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("ANALYZE flags, agency_cases, corridor_fee_summary"))
+            connection.commit()
+    except sa.exc.SQLAlchemyError:
+        log.warning("ANALYZE after the audit failed\n%s", traceback.format_exc())
 
 
 def _finish(engine: sa.Engine, result: AuditRunResult, errors: list[str]) -> None:
