@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from monitor.models import AuditLock, AuditRun, CaseCount, Flag
@@ -78,6 +79,7 @@ def _forget_the_audits(engine: sa.Engine) -> None:
             conn.execute(sa.delete(table))
 
 
+@pytest.mark.long
 def test_an_audit_killed_mid_run_is_abandoned_and_the_next_run_gives_the_clean_flags(
     app, engine, runner, db_url, tmp_path
 ):

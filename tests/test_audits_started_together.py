@@ -62,6 +62,7 @@ def waiting_rule(monkeypatch: pytest.MonkeyPatch) -> Round:
     return state
 
 
+@pytest.mark.long
 def test_two_schedulers_and_a_manual_run_started_together_run_one_audit(
     db_url: str, engine: sa.Engine, waiting_rule: Round
 ) -> None:

@@ -80,6 +80,7 @@ def _row_counts(engine) -> dict[str, int]:
         }
 
 
+@pytest.mark.long
 def test_a_backup_during_an_import_is_consistent_and_restores_the_same_flags(
     app, runner, engine, tmp_path: Path
 ):

@@ -380,6 +380,7 @@ def _writer_active(db_url: str, engine) -> bool:
         return bool(conn.scalar(locks))
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("seconds_into_the_writes", [0.05, 0.5, 1.5])
 def test_sigkill_during_an_import_leaves_no_partial_batch(
     db_url, session, engine, runner, tmp_path, seconds_into_the_writes

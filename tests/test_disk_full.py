@@ -75,7 +75,10 @@ def fault(engine: sa.Engine, listener: Callable, *, event: str = "connect") -> I
 
 
 def disk_full(engine: sa.Engine) -> Callable:
+    """The file may not grow past its size now; VACUUM first, so no free page is left
+    inside it for the writes to reuse (the audit before leaves some)."""
     with engine.connect() as conn:
+        conn.exec_driver_sql("VACUUM")
         pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
 
     def limit(dbapi_connection, _record) -> None:

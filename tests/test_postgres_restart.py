@@ -136,6 +136,7 @@ def _wait_until_serving(base_url: str, process: subprocess.Popen) -> None:
     raise AssertionError("monitor serve did not answer")
 
 
+@pytest.mark.long
 def test_the_web_app_the_scheduler_and_the_next_audit_survive_a_postgres_restart(
     private_postgres: PrivatePostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
