@@ -210,17 +210,40 @@ def start_gunicorn(args: argparse.Namespace, log: Path) -> subprocess.Popen:
     raise SystemExit(f"gunicorn did not answer /healthz within 2 minutes; see {log}")
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of gunicorn (master and workers), PostgreSQL's processes,
+    this process (locust) and the whole machine (busy time over all cores)."""
+    import psutil
+
+    def used(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            return 0.0
+        return times.user + times.system
+
+    server = psutil.Process(server_pid)
+    postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+    machine = psutil.cpu_times()
+    return {
+        "gunicorn": used(server) + sum(used(child) for child in server.children(recursive=True)),
+        "PostgreSQL": sum(used(process) for process in postgres),
+        "locust": used(psutil.Process()),
+        "machine": machine.user + machine.system + getattr(machine, "nice", 0.0),
+    }
+
+
 # --- 3. the users (locust) ---
 
 
-def run_load(args: argparse.Namespace, targets: dict) -> int:
+def run_load(args: argparse.Namespace, targets: dict, server_pid: int) -> int:
     """Run the users, the upload and the audit; print the figures; 0 when every target is met."""
     import random
     import re
 
     import gevent
     from gevent import subprocess as green_subprocess
-    from locust import HttpUser, between, constant_throughput, task
+    from locust import HttpUser, between, task
     from locust.env import Environment
 
     base_url = f"http://127.0.0.1:{args.port}"
@@ -300,8 +323,12 @@ def run_load(args: argparse.Namespace, targets: dict) -> int:
         """Workers and employers checking agencies' licences, one check a second."""
 
         fixed_count = args.public_rate
-        wait_time = constant_throughput(1)
         host = base_url
+
+        def wait_time(self) -> float:
+            # Poisson arrivals, one a second per user on average: the public does
+            # not click in step (with `constant_throughput` all fire together).
+            return random.expovariate(1.0)
 
         # Each check comes from another member of the public (another address):
         # the per-client limit is not what this measures.
@@ -356,6 +383,7 @@ def run_load(args: argparse.Namespace, targets: dict) -> int:
         f"slowest {sign_in.max_response_time:.0f} ms"
     )
     environment.stats.reset_all()
+    cpu_before, started = cpu_seconds(server_pid), time.monotonic()
     monitor = str(BIN / "monitor")
     jobs = []
     if not args.skip_upload:
@@ -374,8 +402,16 @@ def run_load(args: argparse.Namespace, targets: dict) -> int:
             gevent.spawn(timed_command, "audit", AUDIT_AFTER_S, [monitor, "audit", "run"], {})
         )
     gevent.sleep(args.duration)
+    cpu_after, elapsed = cpu_seconds(server_pid), time.monotonic() - started
     runner.quit()
     gevent.joinall(jobs)
+    print(
+        "CPU during the run, in cores (this machine has "
+        f"{os.cpu_count()}): "
+        + ", ".join(
+            f"{name} {(cpu_after[name] - cpu_before[name]) / elapsed:.2f}" for name in cpu_after
+        )
+    )
     return report(environment.stats, outcomes, args)
 
 
@@ -465,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = json.loads(prepared.stdout.strip().splitlines()[-1])
     server = start_gunicorn(args, args.workdir / "gunicorn.log")
     try:
-        return run_load(args, targets)
+        return run_load(args, targets, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
