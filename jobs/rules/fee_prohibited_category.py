@@ -116,6 +116,13 @@ def run(session: Session, settings: AuditSettings) -> RuleOutcome:
         .group_by(*group)
         .order_by(*group)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # The LIKE on the rule's categories and the choice of rule make PostgreSQL
+        # expect one row here, and with accurate statistics it then rescans the
+        # exchange rates (14,000 rows at 1,000,000 placements) once per fee in a
+        # nested loop: more than 15 minutes instead of seconds. Hash joins only,
+        # for this query (SET LOCAL ends with the rule's snapshot transaction).
+        session.execute(sa.text("SET LOCAL enable_nestloop = off"))
     hits: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for row in session.execute(query).mappings():
         hits[(row["partner_country"], row["placement_id"])].append(row)
