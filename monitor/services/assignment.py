@@ -92,6 +92,7 @@ from monitor.services.decisions import (
     CONFLICT_LICENCES_PER_QUERY,
     DECIDING_ROLES,
     MAX_EXPLANATION,
+    DecisionRefused,
     conflicted_users,
     conflicts_with_agency,
     evidence_hash,
@@ -105,15 +106,8 @@ DEFAULT_DEADLINE_DAYS = {"high": 14, "medium": 30, "low": 60}
 MAX_NOTE = 2000
 
 
-class AssignmentRefused(ValueError):
-    """An assignment act that may not be done; the message says why, for people.
-
-    `forbidden` is True when it is the person who may not act.
-    """
-
-    def __init__(self, message: str, *, forbidden: bool = False) -> None:
-        super().__init__(message)
-        self.forbidden = forbidden
+class AssignmentRefused(DecisionRefused):
+    """An assignment act that may not be done (`DecisionRefused`: message and `forbidden`)."""
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,12 @@ from sqlalchemy.orm import Session
 from monitor.models import Agency, Flag, LicenceEvent, Placement, Sanction, User
 from monitor.models.base import utcnow
 from monitor.services import decision_log
-from monitor.services.decisions import DECIDING_ROLES, MAX_EXPLANATION, conflicts_with_agency
+from monitor.services.decisions import (
+    DECIDING_ROLES,
+    MAX_EXPLANATION,
+    DecisionRefused,
+    conflicts_with_agency,
+)
 from monitor.services.licence_status import TERMINAL_EVENTS, status_from_events
 from monitor.services.penalty_schedule import PenaltySchedule, load_schedule
 from monitor.services.registry import RegistryRefused, record_licence_event
@@ -76,16 +81,8 @@ MAX_MONTHS = 120
 FLAGS_OFFERED = 200
 
 
-class SanctionRefused(ValueError):
-    """An act that may not be done; the message says why, for people.
-
-    `forbidden` is True when it is the person who may not (role, conflict,
-    own proposal) rather than the act itself (missing field, wrong state).
-    """
-
-    def __init__(self, message: str, *, forbidden: bool = False) -> None:
-        super().__init__(message)
-        self.forbidden = forbidden
+class SanctionRefused(DecisionRefused):
+    """A sanction act that may not be done (`DecisionRefused`: message and `forbidden`)."""
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
