@@ -91,8 +91,8 @@ from monitor.services.cases import agency_names, refresh_case_counts
 from monitor.services.decisions import (
     CONFLICT_LICENCES_PER_QUERY,
     DECIDING_ROLES,
-    MAX_EXPLANATION,
     DecisionRefused,
+    clean_text,
     conflicted_users,
     conflicts_with_agency,
     evidence_hash,
@@ -487,13 +487,6 @@ def _redraw_one(
     )
 
 
-def _text(value: str | None, limit: int = MAX_EXPLANATION) -> str | None:
-    cleaned = (value or "").strip()
-    if len(cleaned) > limit:
-        raise AssignmentRefused(f"The text is longer than {limit} characters.")
-    return cleaned or None
-
-
 def reassign(
     session: Session,
     actor: User,
@@ -513,7 +506,7 @@ def reassign(
     now = now or utcnow()
     if actor.role != "supervisor":
         raise AssignmentRefused("Only supervisors reassign cases.", forbidden=True)
-    text = _text(reason)
+    text = clean_text(reason, what="text", refused=AssignmentRefused)
     if text is None:
         raise AssignmentRefused("Say why the case is reassigned.")
     severity = open_cases(session, [licence_no]).get(licence_no)
@@ -594,7 +587,7 @@ def declare_conflict(
         raise AssignmentRefused(f"{name!r} is not a reviewer or supervisor.")
     if has_declared_conflict(session, target.id, licence_no):
         raise AssignmentRefused(f"A conflict of {name} with {licence_no} is already on record.")
-    text = _text(note, MAX_NOTE)
+    text = clean_text(note, what="text", limit=MAX_NOTE, refused=AssignmentRefused)
     conflict = DeclaredConflict(
         user_id=target.id,
         licence_no=licence_no,
@@ -811,7 +804,7 @@ def judge_second_look(
             "You have a conflict of interest with this agency: you cannot take this second look.",
             forbidden=True,
         )
-    text = _text(explanation)
+    text = clean_text(explanation, what="text", refused=AssignmentRefused)
     if outcome == "reopen" and text is None:
         raise AssignmentRefused("Say why the dismissal is reopened.")
     if flag.review_state != "dismissed":

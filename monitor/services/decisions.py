@@ -61,7 +61,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -89,6 +89,49 @@ class DecisionRefused(ValueError):
     def __init__(self, message: str, *, forbidden: bool = False) -> None:
         super().__init__(message)
         self.forbidden = forbidden
+
+
+@overload
+def clean_text(
+    value: str | None,
+    *,
+    what: str = ...,
+    limit: int = ...,
+    required: Literal[False] = ...,
+    refused: type[DecisionRefused] = ...,
+) -> str | None: ...
+
+
+@overload
+def clean_text(
+    value: str | None,
+    *,
+    what: str = ...,
+    limit: int = ...,
+    required: Literal[True],
+    refused: type[DecisionRefused] = ...,
+) -> str: ...
+
+
+def clean_text(
+    value: str | None,
+    *,
+    what: str = "explanation",
+    limit: int = MAX_EXPLANATION,
+    required: bool = False,
+    refused: type[DecisionRefused] = DecisionRefused,
+) -> str | None:
+    """A person's free text, stripped; None when empty (unless `required`).
+
+    Raises `refused` ("Give the {what}." when required and empty, "The {what}
+    is longer than {limit} characters." when too long).
+    """
+    cleaned = (value or "").strip()
+    if required and not cleaned:
+        raise refused(f"Give the {what}.")
+    if len(cleaned) > limit:
+        raise refused(f"The {what} is longer than {limit} characters.")
+    return cleaned or None
 
 
 def evidence_hash(evidence: dict[str, Any] | None) -> str:
@@ -301,13 +344,6 @@ class DecisionOutcome:
     review_state: str
 
 
-def _text(value: str | None) -> str | None:
-    cleaned = (value or "").strip()
-    if len(cleaned) > MAX_EXPLANATION:
-        raise DecisionRefused(f"The explanation is longer than {MAX_EXPLANATION} characters.")
-    return cleaned or None
-
-
 def decide(
     session: Session,
     user: User,
@@ -331,7 +367,7 @@ def decide(
         raise DecisionRefused(refusal, forbidden=True)
     if flag.status != "open" and action != "comment":
         raise DecisionRefused("The audit has cleared this flag: only open flags are decided.")
-    text = _text(explanation)
+    text = clean_text(explanation)
     before = flag.review_state
     after = before
     judged: dict[str, Any] = {}
@@ -593,7 +629,7 @@ def decide_case(
     refusal = _who_may_not_act_on(session, user, licence_no)
     if refusal:
         raise DecisionRefused(refusal, forbidden=True)
-    text = _text(explanation)
+    text = clean_text(explanation)
     if action == "comment" and text is None:
         raise DecisionRefused("Write the comment.")
     if action == "dismiss":

@@ -65,8 +65,8 @@ from monitor.models.base import utcnow
 from monitor.services import decision_log
 from monitor.services.decisions import (
     DECIDING_ROLES,
-    MAX_EXPLANATION,
     DecisionRefused,
+    clean_text,
     conflicts_with_agency,
 )
 from monitor.services.licence_status import TERMINAL_EVENTS, status_from_events
@@ -304,15 +304,6 @@ def recommend(
 # --- checks ------------------------------------------------------------------------
 
 
-def _text(value: str | None, what: str) -> str:
-    cleaned = (value or "").strip()
-    if not cleaned:
-        raise SanctionRefused(f"Give the {what}.")
-    if len(cleaned) > MAX_EXPLANATION:
-        raise SanctionRefused(f"The {what} is longer than {MAX_EXPLANATION} characters.")
-    return cleaned
-
-
 def _who_may_not_propose(session: Session, user: User, licence_no: str) -> str | None:
     if user.role not in DECIDING_ROLES:
         return "Only reviewers and supervisors propose sanctions."
@@ -474,7 +465,7 @@ def propose(
         end_date = add_months(start_date, months)
     else:
         months = None
-    basis = _text(legal_basis, "legal basis")
+    basis = clean_text(legal_basis, what="legal basis", required=True, refused=SanctionRefused)
     chosen = _flag_ids(session, licence_no, flag_ids)
     waiting = _pending_of(session, licence_no)
     if waiting is not None:
@@ -530,7 +521,7 @@ def propose_lift(
             f"The lift's date must lie after {target.start_date.isoformat()} and before "
             f"{target.end_date.isoformat()} (the suspension's first day and its end)."
         )
-    basis = _text(legal_basis, "legal basis")
+    basis = clean_text(legal_basis, what="legal basis", required=True, refused=SanctionRefused)
     waiting = _pending_of(session, target.licence_no)
     if waiting is not None:
         raise SanctionRefused(
@@ -564,7 +555,9 @@ def _judged(session: Session, user: User, sanction_id: int, reason: str | None) 
         raise SanctionRefused(refusal, forbidden=True)
     if sanction.state != "proposed":
         raise SanctionRefused(f"Sanction #{sanction.id} is {sanction.state}, not waiting.")
-    return sanction, _text(reason, "reason for the decision")
+    return sanction, clean_text(
+        reason, what="reason for the decision", required=True, refused=SanctionRefused
+    )
 
 
 def _decide(session: Session, user: User, sanction: Sanction, state: str, reason: str) -> None:
