@@ -291,6 +291,28 @@ def _release(session: Session, row: CaseAssignment, now: dt.datetime, why: str) 
     session.flush()  # before a new current row takes the unique index
 
 
+def _add_logged(
+    session: Session,
+    row: CaseAssignment | DeclaredConflict | SecondLook,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: Mapping[str, Any],
+    *,
+    id_key: str,
+) -> None:
+    """Add the row and log `action` on `subject`, with the row's new id under `id_key`."""
+    session.add(row)
+    session.flush()
+    decision_log.append(session, actor, action, subject, {id_key: row.id, **payload})
+
+
+def _decider_named(session: Session, name: str) -> User | None:
+    """The reviewer or supervisor (active or not) called `name`; None when there is none."""
+    user = session.scalar(sa.select(User).where(User.username == name))
+    return user if user is not None and user.role in DECIDING_ROLES else None
+
+
 def _draw_case(
     session: Session,
     licence_no: str,
@@ -352,21 +374,20 @@ def _draw_case(
             due_at=due,
         )
         action = "case.queued"
-    session.add(row)
-    session.flush()
-    decision_log.append(
+    _add_logged(
         session,
+        row,
         actor,
         action,
         licence_no,
         {
-            "assignment_id": row.id,
             "assignee": row.username,
             "reason": row.reason,
             "candidates": row.candidates,
             "severity": severity,
             "due_at": due.isoformat(),
         },
+        id_key="assignment_id",
     )
     return row
 
@@ -512,8 +533,8 @@ def reassign(
     severity = open_cases(session, [licence_no]).get(licence_no)
     if severity is None:
         raise AssignmentRefused(f"{licence_no} has no open flag: there is no case to assign.")
-    target = session.scalar(sa.select(User).where(User.username == (username or "").strip()))
-    if target is None or not target.active or target.role not in DECIDING_ROLES:
+    target = _decider_named(session, (username or "").strip())
+    if target is None or not target.active:
         raise AssignmentRefused(f"{username!r} is not an active reviewer or supervisor.")
     conflict = conflict_of(session, target, licence_no)
     if conflict is not None:
@@ -538,20 +559,19 @@ def reassign(
         assigned_at=now,
         due_at=due,
     )
-    session.add(row)
-    session.flush()
-    decision_log.append(
+    _add_logged(
         session,
+        row,
         actor.username,
         "case.reassigned",
         licence_no,
         {
-            "assignment_id": row.id,
             "assignee": target.username,
             "previous": previous.username if previous else None,
             "reason": text,
             "due_at": due.isoformat(),
         },
+        id_key="assignment_id",
     )
     session.commit()
     return row
@@ -582,8 +602,8 @@ def declare_conflict(
             "Reviewers declare their own conflicts; a supervisor records one for someone else.",
             forbidden=True,
         )
-    target = session.scalar(sa.select(User).where(User.username == name))
-    if target is None or target.role not in DECIDING_ROLES:
+    target = _decider_named(session, name)
+    if target is None:
         raise AssignmentRefused(f"{name!r} is not a reviewer or supervisor.")
     if has_declared_conflict(session, target.id, licence_no):
         raise AssignmentRefused(f"A conflict of {name} with {licence_no} is already on record.")
@@ -595,14 +615,14 @@ def declare_conflict(
         note=text,
         declared_at=now,
     )
-    session.add(conflict)
-    session.flush()
-    decision_log.append(
+    _add_logged(
         session,
+        conflict,
         actor.username,
         "conflict.declared",
         licence_no,
-        {"conflict_id": conflict.id, "user": name, "note": text},
+        {"user": name, "note": text},
+        id_key="conflict_id",
     )
     _pass_on_second_looks(session, target, licence_no, actor=actor.username)
     current = current_assignment(session, licence_no)
@@ -734,20 +754,19 @@ def draw_second_looks(
             username=reviewer.username,
             drawn_at=now,
         )
-        session.add(task)
-        session.flush()
-        decision_log.append(
+        _add_logged(
             session,
+            task,
             actor,
             "second_look.assigned",
             decision.licence_no or f"flag:{decision.flag_id}",
             {
-                "second_look_id": task.id,
                 "flag_id": decision.flag_id,
                 "dismissal_decision_id": decision.id,
                 "reviewer": reviewer.username,
                 "candidates": [candidate.username for candidate in eligible],
             },
+            id_key="second_look_id",
         )
         tasks.append(task)
     session.add(

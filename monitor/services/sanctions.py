@@ -79,6 +79,7 @@ PROPOSED_KINDS = ("suspension", "cancellation")
 APPROVING_ROLE = "supervisor"
 MAX_MONTHS = 120
 FLAGS_OFFERED = 200
+LIFTED_GONE = "The suspension it lifts is no longer in force."
 
 
 class SanctionRefused(DecisionRefused):
@@ -398,13 +399,18 @@ def _flag_ids(session: Session, licence_no: str, flag_ids: list[int]) -> list[in
     return wanted
 
 
-def _pending_of(session: Session, licence_no: str) -> Sanction | None:
-    return session.scalar(
-        sa.select(Sanction)
+def _refuse_while_waiting(session: Session, licence_no: str) -> None:
+    """SanctionRefused while a proposal of this agency waits for a decision."""
+    waiting = session.scalar(
+        sa.select(Sanction.id)
         .where(Sanction.licence_no == licence_no, Sanction.state == "proposed")
         .order_by(Sanction.id)
         .limit(1)
     )
+    if waiting is not None:
+        raise SanctionRefused(
+            f"Sanction #{waiting} of this agency waits for a decision: decide it first."
+        )
 
 
 # --- the acts ------------------------------------------------------------------------
@@ -467,11 +473,7 @@ def propose(
         months = None
     basis = clean_text(legal_basis, what="legal basis", required=True, refused=SanctionRefused)
     chosen = _flag_ids(session, licence_no, flag_ids)
-    waiting = _pending_of(session, licence_no)
-    if waiting is not None:
-        raise SanctionRefused(
-            f"Sanction #{waiting.id} of this agency waits for a decision: decide it first."
-        )
+    _refuse_while_waiting(session, licence_no)
     problem = _period_problem(session, licence_no, kind, start_date, end_date)
     if problem:
         raise SanctionRefused(problem)
@@ -522,11 +524,7 @@ def propose_lift(
             f"{target.end_date.isoformat()} (the suspension's first day and its end)."
         )
     basis = clean_text(legal_basis, what="legal basis", required=True, refused=SanctionRefused)
-    waiting = _pending_of(session, target.licence_no)
-    if waiting is not None:
-        raise SanctionRefused(
-            f"Sanction #{waiting.id} of this agency waits for a decision: decide it first."
-        )
+    _refuse_while_waiting(session, target.licence_no)
     lift = Sanction(
         licence_no=target.licence_no,
         kind="lift",
@@ -635,7 +633,7 @@ def approve(session: Session, user: User, sanction_id: int, *, reason: str | Non
     if sanction.kind == "lift":
         target = session.get(Sanction, sanction.lifts_id)
         if target is None or target.state != "approved":
-            raise SanctionRefused("The suspension it lifts is no longer in force.")
+            raise SanctionRefused(LIFTED_GONE)
     else:
         problem = _period_problem(
             session, sanction.licence_no, sanction.kind, sanction.start_date, sanction.end_date
@@ -652,7 +650,7 @@ def approve(session: Session, user: User, sanction_id: int, *, reason: str | Non
         ).rowcount
         if lifted != 1:
             session.rollback()
-            raise SanctionRefused("The suspension it lifts is no longer in force.")
+            raise SanctionRefused(LIFTED_GONE)
         session.expire(target)
     try:
         sanction.event_ids = _write_events(session, user, sanction)
