@@ -333,6 +333,10 @@ def _run_locked(
         _finish(engine, result, errors)
         raise
     try:
+        # The draw reads the cases this run left (the summary `_finish` rebuilds again
+        # with the run's outcome: half a second at 1,000,000 placements).
+        with db.write_transaction(engine) as connection:
+            refresh_case_counts(connection)
         result.notes["assignment"] = after_audit(session_factory, assignment)
     except Exception as exc:  # noqa: BLE001 - recorded; the run's outcome is still kept
         log.error("the assignment draw failed\n%s", traceback.format_exc())

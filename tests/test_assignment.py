@@ -266,8 +266,9 @@ def test_a_case_with_no_open_flag_left_is_released(world):
     _user(session, "ann")
     _assign(session)
     assert _assignee(session, "L-1") == "ann"
-    _flag(session, "L-1").status = "cleared"
+    _flag(session, "L-1").status = "cleared"  # as the audit clears it, with the case summary
     session.commit()
+    refresh(session)
 
     assert _assign(session).released == 1
     assert current_assignment(session, "L-1") is None
