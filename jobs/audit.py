@@ -80,6 +80,7 @@ from monitor.models.base import utcnow
 from monitor.services.assignment import AssignmentSettings, after_audit
 from monitor.services.cases import refresh_case_counts
 from monitor.services.dossier import fee_summary_stamp, refresh_corridor_fee_summary
+from monitor.services.sanctions import refresh_flag_workers
 
 log = logging.getLogger(__name__)
 
@@ -364,14 +365,16 @@ def _refresh_planner_statistics(engine: sa.Engine) -> None:
         return
     try:
         with engine.connect() as connection:
-            connection.execute(sa.text("ANALYZE flags, agency_cases, corridor_fee_summary"))
+            connection.execute(
+                sa.text("ANALYZE flags, agency_cases, flag_workers, corridor_fee_summary")
+            )
             connection.commit()
     except sa.exc.SQLAlchemyError:
         log.warning("ANALYZE after the audit failed\n%s", traceback.format_exc())
 
 
 def _finish(engine: sa.Engine, result: AuditRunResult, errors: list[str]) -> None:
-    """Record the run's outcome and refresh the case counts, in one transaction.
+    """Record the run's outcome, refresh the case counts and fee flags' workers, in one transaction.
 
     If that cannot be written (a full or read-only database), the run is
     still marked failed, with the reason, in a smaller write that changes the
@@ -394,6 +397,7 @@ def _finish(engine: sa.Engine, result: AuditRunResult, errors: list[str]) -> Non
                 )
             )
             refresh_case_counts(connection)
+            refresh_flag_workers(connection)
     except sa.exc.SQLAlchemyError as exc:
         log.error("the outcome of audit run %s could not be recorded", result.run_id, exc_info=True)
         errors.append(f"recording the run's outcome: {one_line_error(exc)}")

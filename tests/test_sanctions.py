@@ -31,6 +31,7 @@ from monitor.services.sanctions import (
     propose,
     propose_lift,
     recommend,
+    refresh_flag_workers,
     reject,
     sanction_review,
 )
@@ -76,6 +77,7 @@ def fee_flag(
     )
     session.add(flag)
     session.flush()
+    refresh_flag_workers(session.connection(), licence_no=licence)  # as the audit does
     return flag
 
 

@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 from jobs.audit import run_audit
 from jobs.rules.base import AuditSettings
 from monitor.models import Flag
-from monitor.services.sanctions import add_months
+from monitor.services.sanctions import add_months, refresh_flag_workers
 from tests.rules.helpers import add_agency, add_agreement, add_placement
 
 TODAY = dt.date.today()
@@ -56,6 +56,8 @@ def agency(session) -> None:
             )
         )
     add_placement(session, "P-DURING", licence_no="L-0001", deployment_date=TODAY)
+    session.flush()
+    refresh_flag_workers(session.connection())  # as the audit does
     session.commit()
 
 
@@ -113,9 +115,7 @@ def test_a_supervisor_approves_a_suspension_and_everything_follows(
     page.goto(f"{live_server}/check")
     page.get_by_label("Licence number or agency name").fill("L-0001")
     page.get_by_role("button", name="Check").click()
-    expect(page.locator("article.agency .status")).to_have_text(
-        f"Suspended until {END:%-d %B %Y}"
-    )
+    expect(page.locator("article.agency .status")).to_have_text(f"Suspended until {END:%-d %B %Y}")
     page.screenshot(path=shots / "sanction-public-check.png", full_page=True)
 
     run_audit(app.extensions["monitor.sessionmaker"], AuditSettings(), trigger="manual")

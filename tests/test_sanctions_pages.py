@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from monitor.models import Flag, LicenceEvent, Sanction
 from monitor.services import accounts
+from monitor.services.sanctions import refresh_flag_workers
 from tests.conftest import TEST_PASSWORD, csrf_token_of
 from tests.rules.helpers import add_agency, add_agency_person, add_agreement, add_placement
 
@@ -41,6 +42,7 @@ def world(session, make_user):
         session.add(flag)
         session.flush()
         ids.append(flag.id)
+    refresh_flag_workers(session.connection())  # as the audit does
     for name, role in (("ana", "reviewer"), ("sue", "supervisor"), ("sam", "supervisor")):
         make_user(name, role)
     make_user("adm", "admin")
@@ -111,9 +113,7 @@ def test_reviewer_proposes_a_supervisor_approves_and_the_dossier_follows(
     page = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert "approved: the licence events are written" in page
     assert f"Suspension #{sanction_id} for 3 months" in page  # the licence events table
-    assert "No sanction is waiting for approval." in client.get("/sanctions").get_data(
-        as_text=True
-    )
+    assert "No sanction is waiting for approval." in client.get("/sanctions").get_data(as_text=True)
     events = session.scalars(sa.select(LicenceEvent.event).order_by(LicenceEvent.id)).all()
     assert events == ["issued", "suspended", "reinstated"]
 

@@ -9,6 +9,7 @@ from monitor.models.audit import (
     CorridorFeeSummary,
     Flag,
     FlagDecision,
+    FlagWorker,
     apscheduler_jobs,
 )
 from monitor.models.base import Base
@@ -46,6 +47,7 @@ __all__ = [
     "FeeRule",
     "Flag",
     "FlagDecision",
+    "FlagWorker",
     "FxRate",
     "ImportBatch",
     "LicenceEvent",

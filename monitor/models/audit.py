@@ -161,6 +161,30 @@ class CaseCount(Base):
     flags: Mapped[int]
 
 
+class FlagWorker(Base):
+    """The worker behind each open fee flag: what a sanction recommendation counts.
+
+    `monitor.services.sanctions` counts violations as distinct overcharged
+    workers behind an agency's open fee flags; a fee flag names its
+    placement, not its worker, so counting meant joining thousands of flags
+    to the placements on every dossier view (127 ms for the busiest agency
+    of the 1,000,000-placement world). The audit rebuilds these rows with its
+    flags (`monitor.services.sanctions.refresh_flag_workers`), in the
+    transaction that records the run's outcome. `worker_key` is the
+    placement's pseudonymous `worker_ref`, or `placement:CC:ID` when the
+    placement is no longer declared (it counts once, as its own worker).
+    """
+
+    __tablename__ = "flag_workers"
+    __table_args__ = (sa.Index("ix_flag_workers_licence", "licence_no", "flag_id", "worker_key"),)
+
+    flag_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True
+    )
+    licence_no: Mapped[str] = mapped_column(sa.String(64))
+    worker_key: Mapped[str] = mapped_column(sa.String(200))
+
+
 class CorridorFeeSummary(Base):
     """The dossier's fees against the cap, per licence, corridor and deployment year.
 

@@ -323,7 +323,6 @@ def _events_after_revocation(session: Session, rows: _Rows) -> list[RowError]:
 # --- storing -------------------------------------------------------------------
 
 
-
 def _batches(items: list[Any], size: int = 0) -> Iterator[list[Any]]:
     size = size or BATCH_ROWS
     for start in range(0, len(items), size):

@@ -11,7 +11,8 @@ history into a sanction:
    sanction rested already (an offence is punished once): each worker
    overcharged is one violation however many flags name them
    (`FEE_OUTLIER` is about an agency's median, no worker, and is not
-   counted);
+   counted). The worker behind each open fee flag is the one the last
+   audit run found (`flag_workers`, rebuilt with the flags);
 2. *offence*: 1 + the agency's suspensions approved before (lifted ones
    included: a lift shortens a suspension, it does not undo the offence);
    *months before*: their months as approved;
@@ -58,9 +59,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from monitor.models import Agency, Flag, LicenceEvent, Placement, Sanction, User
+from monitor.models import Agency, Flag, FlagWorker, LicenceEvent, Placement, Sanction, User
 from monitor.models.base import utcnow
 from monitor.services import decision_log
 from monitor.services.decisions import (
@@ -148,12 +150,55 @@ class Recommendation:
         }
 
 
-def _violations(session: Session, licence_no: str) -> tuple[int, list[int]]:
-    """Distinct workers behind the counted fee flags, and those flags' ids (three queries).
+def _worker_key_of_flags() -> tuple[sa.FromClause, sa.ColumnElement[str]]:
+    """Fee flags outer-joined to their placements, and the worker each stands for."""
+    placement_id = sa.func.coalesce(Flag.subject["placement_id"].as_string(), "None")
+    joined = sa.outerjoin(
+        Flag,
+        Placement,
+        sa.and_(
+            Placement.licence_no == Flag.licence_no,
+            Placement.partner_country == Flag.partner_country,
+            Placement.placement_id == placement_id,
+        ),
+    )
+    # A placement no longer found still counts once, as its own worker.
+    worker = sa.func.coalesce(
+        Placement.worker_ref,
+        sa.literal("placement:") + sa.func.coalesce(Flag.partner_country, "") + ":" + placement_id,
+    )
+    return joined, worker
 
-    Set-based: the busiest agency of a 1,000,000-placement world has thousands of
-    fee flags, each naming its placement in the subject; the database joins them
-    to the placements and counts the distinct workers.
+
+def refresh_flag_workers(connection: Connection, *, licence_no: str | None = None) -> None:
+    """Rebuild `flag_workers` (`monitor.models.FlagWorker`) for the open fee flags, set-based.
+
+    The audit calls it with its flags, in the transaction that records the
+    run's outcome (flags change nowhere else); `licence_no` limits it to one
+    agency's flags.
+    """
+    delete = sa.delete(FlagWorker)
+    scope = [Flag.rule.in_(COUNTED_RULES), Flag.status == "open", Flag.licence_no.is_not(None)]
+    if licence_no is not None:
+        delete = delete.where(FlagWorker.licence_no == licence_no)
+        scope.append(Flag.licence_no == licence_no)
+    connection.execute(delete)
+    joined, worker = _worker_key_of_flags()
+    connection.execute(
+        sa.insert(FlagWorker).from_select(
+            ["flag_id", "licence_no", "worker_key"],
+            sa.select(Flag.id, Flag.licence_no, worker).select_from(joined).where(*scope),
+        )
+    )
+
+
+def _violations(session: Session, licence_no: str) -> tuple[int, list[int]]:
+    """Distinct workers behind the counted fee flags, and those flags' ids (two queries).
+
+    The worker behind each open fee flag is kept with the flags
+    (`refresh_flag_workers`), so this reads the agency's counted flags once,
+    with their workers, and counts in Python: the busiest agency of the
+    1,000,000-placement world has about 12,000.
     """
     sanctioned = {
         flag_id
@@ -166,48 +211,20 @@ def _violations(session: Session, licence_no: str) -> tuple[int, list[int]]:
         )
         for flag_id in flag_ids or ()
     }
-    conditions = [
-        Flag.licence_no == licence_no,
-        Flag.rule.in_(COUNTED_RULES),
-        Flag.status == "open",
-        Flag.review_state.in_(COUNTED_REVIEW_STATES),
-    ]
-    if sanctioned:
-        conditions.append(Flag.id.not_in(sorted(sanctioned)))
-    flag_ids = list(session.scalars(sa.select(Flag.id).where(*conditions).order_by(Flag.id)))
-    if not flag_ids:
-        return 0, []
-    counted = (
-        sa.select(
-            Flag.partner_country.label("partner_country"),
-            sa.func.coalesce(Flag.subject["placement_id"].as_string(), "None").label(
-                "placement_id"
-            ),
+    rows = session.execute(
+        sa.select(Flag.id, FlagWorker.worker_key)
+        .join(FlagWorker, FlagWorker.flag_id == Flag.id)
+        .where(
+            FlagWorker.licence_no == licence_no,
+            Flag.licence_no == licence_no,
+            Flag.rule.in_(COUNTED_RULES),
+            Flag.status == "open",
+            Flag.review_state.in_(COUNTED_REVIEW_STATES),
         )
-        .where(*conditions)
-        .subquery()
-    )
-    # A placement no longer found still counts once, as its own worker.
-    worker = sa.func.coalesce(
-        Placement.worker_ref,
-        sa.literal("placement:")
-        + sa.func.coalesce(counted.c.partner_country, "")
-        + ":"
-        + counted.c.placement_id,
-    )
-    distinct = session.scalar(
-        sa.select(sa.func.count(sa.distinct(worker))).select_from(
-            counted.outerjoin(
-                Placement,
-                sa.and_(
-                    Placement.licence_no == licence_no,
-                    Placement.partner_country == counted.c.partner_country,
-                    Placement.placement_id == counted.c.placement_id,
-                ),
-            )
-        )
-    )
-    return int(distinct or 0), flag_ids
+        .order_by(Flag.id)
+    ).all()
+    counted = [(flag_id, worker) for flag_id, worker in rows if flag_id not in sanctioned]
+    return len({worker for _, worker in counted}), [flag_id for flag_id, _ in counted]
 
 
 def _earlier_suspensions(session: Session, licence_no: str) -> list[int]:
