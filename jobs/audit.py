@@ -354,23 +354,27 @@ def _run_locked(
 
 
 def _refresh_planner_statistics(engine: sa.Engine) -> None:
-    """PostgreSQL: `ANALYZE` the tables a run rewrites, so the pages' plans see its flags.
+    """PostgreSQL: `VACUUM (ANALYZE)` the tables a run rewrites, so the pages read them fast.
 
-    A run can add hundreds of thousands of flags at once; until autovacuum
-    samples them the planner guesses one row for an agency's flags and picks
-    nested loops (the busiest dossier at 1,000,000 placements: 200 ms against
-    67 ms once analysed). Sampling takes about a second; a failure is logged only.
+    A run can add hundreds of thousands of flags at once and rewrites every
+    flag it finds again (last_seen), leaving as many dead row versions.
+    Until autovacuum samples them the planner guesses one row for an
+    agency's flags and picks nested loops (the busiest dossier at 1,000,000
+    placements: 200 ms against 67 ms once analysed), and until it vacuums
+    them no page is all-visible, so the pages' counts read the table
+    instead of their indexes. Both take a few seconds here, instead of
+    waiting for autovacuum (which may be late, or off); a failure is logged
+    only. VACUUM runs outside a transaction and blocks no reader or writer.
     """
     if db.is_sqlite(engine):
         return
     try:
-        with engine.connect() as connection:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(
-                sa.text("ANALYZE flags, agency_cases, flag_workers, corridor_fee_summary")
+                sa.text("VACUUM (ANALYZE) flags, agency_cases, flag_workers, corridor_fee_summary")
             )
-            connection.commit()
     except sa.exc.SQLAlchemyError:
-        log.warning("ANALYZE after the audit failed\n%s", traceback.format_exc())
+        log.warning("VACUUM after the audit failed\n%s", traceback.format_exc())
 
 
 def _finish(engine: sa.Engine, result: AuditRunResult, errors: list[str]) -> None:

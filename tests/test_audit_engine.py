@@ -24,6 +24,8 @@ from jobs.flag_store import subject_key
 from jobs.rules import discover_rules
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
 from monitor.models import AuditRun, Flag
+from monitor.services.sanctions import recommend
+from tests.rules.helpers import add_agency, add_agreement, add_placement
 
 DAY1 = dt.date(2026, 11, 1)
 DAY2 = dt.date(2026, 11, 2)
@@ -372,3 +374,47 @@ def test_agency_subjects_and_partner_placements_stay_distinct():
     assert Finding("L-1", {"placement_id": "P-1"}, partner_country="MY").key(
         "FEE_OVER_CAP"
     ) != Finding("L-1", {"placement_id": "P-1"}, partner_country="QA").key("FEE_OVER_CAP")
+
+
+def test_the_run_keeps_the_worker_behind_each_open_fee_flag(monkeypatch, factory, session):
+    """A sanction counts distinct workers; the audit keeps each fee flag's worker with it."""
+    found = {"FEE_OVER_CAP": [placement("P-1"), placement("P-2"), placement("P-3")]}
+    monkeypatch.setattr(
+        rules_package,
+        "discover_rules",
+        lambda: ([make_rule("FEE_OVER_CAP", "high", lambda: found["FEE_OVER_CAP"])], {}),
+    )
+    add_agreement(session)
+    add_agency(session, "L-1")
+    add_placement(session, "P-1", licence_no="L-1", worker_ref="W-A")
+    add_placement(session, "P-2", licence_no="L-1", worker_ref="W-A")  # the same worker again
+    add_placement(session, "P-3", licence_no="L-1", worker_ref="W-B")
+    session.commit()
+
+    run_audit(factory, SETTINGS, trigger="manual", today=DAY1)
+    assert recommend(session, "L-1").violations == 2
+    assert len(recommend(session, "L-1").counted_flag_ids) == 3
+
+    found["FEE_OVER_CAP"] = [placement("P-1"), placement("P-2")]  # P-3 is cleared
+    run_audit(factory, SETTINGS, trigger="manual", today=DAY2)
+    session.expire_all()
+    assert recommend(session, "L-1").violations == 1
+
+
+def test_postgresql_tables_a_run_rewrites_are_vacuumed(world, factory, session, engine):
+    """Every run rewrites its flags; left to autovacuum (late, or off) the pages read dead rows."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("VACUUM after the run is PostgreSQL's")
+    world["FEE_TEST"] = [placement(f"P-{n}") for n in range(50)]
+    run_audit(factory, SETTINGS, trigger="manual", today=DAY1)
+    run_audit(factory, SETTINGS, trigger="manual", today=DAY2)  # updates the 50 flags
+
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        vacuumed, dead = connection.execute(
+            sa.text(
+                "SELECT last_vacuum IS NOT NULL, n_dead_tup FROM pg_stat_user_tables"
+                " WHERE relname = 'flags'"
+            )
+        ).one()
+    assert vacuumed and dead == 0
