@@ -53,6 +53,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import time
 from pathlib import Path
@@ -212,7 +213,8 @@ def start_gunicorn(args: argparse.Namespace, log: Path) -> subprocess.Popen:
 
 def cpu_seconds(server_pid: int) -> dict[str, float]:
     """CPU seconds so far of gunicorn (master and workers), PostgreSQL's processes,
-    this process (locust) and the whole machine (busy time over all cores)."""
+    this process (locust), the upload and audit commands it starts and the whole machine
+    (busy time over all cores)."""
     import psutil
 
     def used(process: psutil.Process) -> float:
@@ -225,10 +227,16 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
     server = psutil.Process(server_pid)
     postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
     machine = psutil.cpu_times()
+    this = psutil.Process()
+    commands = [child for child in this.children(recursive=True) if child.pid != server_pid]
     return {
         "gunicorn": used(server) + sum(used(child) for child in server.children(recursive=True)),
         "PostgreSQL": sum(used(process) for process in postgres),
-        "locust": used(psutil.Process()),
+        "locust": used(this),
+        # Running commands from psutil, finished ones from the kernel's account of them.
+        "upload and audit commands": sum(used(child) for child in commands)
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,
         "machine": machine.user + machine.system + getattr(machine, "nice", 0.0),
     }
 
