@@ -228,13 +228,18 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
     postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
     machine = psutil.cpu_times()
     this = psutil.Process()
-    commands = [child for child in this.children(recursive=True) if child.pid != server_pid]
+    commands = [
+        process
+        for child in this.children()
+        if child.pid != server_pid
+        for process in (child, *child.children(recursive=True))
+    ]
     return {
         "gunicorn": used(server) + sum(used(child) for child in server.children(recursive=True)),
         "PostgreSQL": sum(used(process) for process in postgres),
         "locust": used(this),
         # Running commands from psutil, finished ones from the kernel's account of them.
-        "upload and audit commands": sum(used(child) for child in commands)
+        "upload and audit commands": sum(used(process) for process in commands)
         + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
         + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,
         "machine": machine.user + machine.system + getattr(machine, "nice", 0.0),
