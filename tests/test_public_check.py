@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from monitor.models import Agency, Agreement, Authorisation, LicenceEvent
 from monitor.services.public_check import NameIndexCache, check_licences
+from monitor.services.registry import record_licence_event
 
 TODAY = dt.date.today()
 
@@ -203,7 +204,7 @@ def test_the_page_needs_no_sign_in_and_shows_the_status(client):
 def test_queries_are_bounded(app, session, registry, count_queries):
     """A fixed number of queries however many agencies; the names are read once."""
     cache = NameIndexCache()
-    check_licences(session, "himal", cache)
+    check_licences(session, "everest", cache)
     with count_queries() as counted:
         check_licences(session, "himal", cache)
     assert counted.total == 4  # fingerprint, agencies, events, authorisations
@@ -254,7 +255,7 @@ def test_the_page_runs_as_many_queries_for_many_agencies_as_for_few(
     client, session, registry, count_queries
 ):
     def queries() -> int:
-        client.get("/check?q=himal")  # the names are read once, on the first search
+        client.get("/check?q=everest")  # the names are read once, on the first search
         with count_queries() as counted:
             assert client.get("/check?q=himal").status_code == 200
         return counted.total
@@ -265,3 +266,20 @@ def test_the_page_runs_as_many_queries_for_many_agencies_as_for_few(
     )
     session.commit()
     assert queries() == few == 4
+
+
+def test_a_repeated_query_is_answered_from_the_cache_until_the_registry_changes(
+    session, registry, count_queries
+):
+    cache = NameIndexCache()
+    first = check_licences(session, "L-0001", cache)
+    assert first.licences[0].today.status == "active"
+    with count_queries() as counted:
+        again = check_licences(session, "L-0001", cache)
+    assert counted.total == 1 and again == first  # the registry's fingerprint only
+
+    record_licence_event(session, "L-0001", "revoked", _days(-1), "fraud", "registrar")
+    session.commit()
+    changed = check_licences(session, "L-0001", cache)
+    assert changed.licences[0].today.status == "revoked"
+    assert check_licences(session, "L-0001", cache, today=_days(30)).on == _days(30)
