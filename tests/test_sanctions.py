@@ -521,3 +521,21 @@ def test_the_cli_lists_sanctions_and_explains_a_recommendation(runner, session, 
 
     unknown = runner.invoke(args=["sanctions", "recommend", "L-404"])
     assert unknown.exit_code == 1 and "not in the registry" in unknown.output
+
+
+def test_the_dossier_counts_without_the_ids_and_agrees(session, world, people):
+    """The dossier asks for counts only; they are the figures the ids give, also once a
+    sanction has taken some flags (they are not counted again)."""
+
+    def both() -> tuple[tuple[int, int], tuple[int, int]]:
+        full = recommend(session, "L-1")
+        counts = recommend(session, "L-1", with_flag_ids=False)
+        assert counts.counted_flag_ids is None and counts.steps == full.steps
+        return (full.violations, len(full.counted_flag_ids)), (
+            counts.violations,
+            counts.counted_flags,
+        )
+
+    assert both() == ((3, 4), (3, 4))
+    _suspend(session, people, world[:1])  # one of W-1's two flags is punished
+    assert both() == ((3, 3), (3, 3))  # W-1's other flag still counts

@@ -1,4 +1,5 @@
-"""The worker behind each open fee flag (what a sanction recommendation counts).
+"""The worker behind each open fee flag (what a sanction recommendation counts), and
+an index for the dossier's counts of an agency's flags by review state.
 
 Revision ID: 0011
 Revises: 0010
@@ -37,6 +38,11 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_flag_workers_licence", "flag_workers", ["licence_no", "flag_id", "worker_key"]
+    )
+    op.create_index(
+        "ix_flags_licence_review",
+        "flags",
+        ["licence_no", "status", "review_state", "rule", "severity", "id"],
     )
     # Filled from the flags already kept, as every audit run refills it.
     flags = sa.table(
@@ -94,5 +100,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_flags_licence_review", table_name="flags")
     op.drop_index("ix_flag_workers_licence", table_name="flag_workers")
     op.drop_table("flag_workers")

@@ -58,6 +58,17 @@ class Flag(Base):
         sa.Index("ix_flags_first_seen", "first_seen", "id"),
         sa.Index("ix_flags_licence_rule_status", "licence_no", "rule", "status", "severity", "id"),
         sa.Index("ix_flags_review_state", "review_state", "id"),
+        # The dossier's counts by review state (undecided per rule, open high,
+        # the fee flags a sanction counts) from the index alone.
+        sa.Index(
+            "ix_flags_licence_review",
+            "licence_no",
+            "status",
+            "review_state",
+            "rule",
+            "severity",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
