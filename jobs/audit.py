@@ -187,8 +187,10 @@ def run_audit(
     digest_webhook: str = "",
     lock: RunLock | None = None,
     assignment: AssignmentSettings | None = None,
+    parallel_workers: int | None = None,
 ) -> AuditRunResult:
-    """Run every rule now, in this process, under the audit lock."""
+    """Run every rule now, in this process, under the audit lock (`parallel_workers`:
+    PostgreSQL's parallel workers per query of the run, None: the server's setting)."""
     today = today or dt.date.today()
     engine = _engine_of(session_factory)
     lock = lock or RunLock(engine)
@@ -205,13 +207,15 @@ def run_audit(
             officials_url=officials_url,
             digest_webhook=digest_webhook,
             assignment=assignment or AssignmentSettings(),
+            parallel_workers=parallel_workers,
         )
     finally:
         lock.release()
 
 
 def run_configured_audit(app: Flask, *, trigger: str) -> AuditRunResult:
-    """`run_audit` with the app's settings: thresholds, officials URL, digest webhook.
+    """`run_audit` with the app's settings: thresholds, officials URL, digest webhook,
+    assignment and the PostgreSQL parallel workers.
 
     "Today" is the date in the configured TIMEZONE.
     """
@@ -224,6 +228,7 @@ def run_configured_audit(app: Flask, *, trigger: str) -> AuditRunResult:
         officials_url=config.get("OFFICIALS_URL") or "",
         digest_webhook=config.get("DIGEST_WEBHOOK") or "",
         assignment=AssignmentSettings.from_config(config),
+        parallel_workers=int(config["AUDIT_PARALLEL_WORKERS"]),
     )
 
 
@@ -294,6 +299,7 @@ def _run_locked(
     officials_url: str,
     digest_webhook: str,
     assignment: AssignmentSettings,
+    parallel_workers: int | None,
 ) -> AuditRunResult:
     run_id, started_at, abandoned = _start_run(engine, trigger)
     lock.attach_run(run_id)
@@ -316,6 +322,7 @@ def _run_locked(
         with (
             engine.connect() as connection,
             db.sqlite_page_cache(connection, SQLITE_CACHE_KIB),
+            db.postgres_parallel_workers(connection, parallel_workers),
             FlagStore(connection) as store,
             audit_run_scope(connection),
         ):

@@ -24,7 +24,7 @@ DECIMAL_THRESHOLDS = (
 )
 INTEGER_THRESHOLDS = ("OUTLIER_MIN_PLACEMENTS", "DUPLICATE_WORKER_DAYS", "NAME_SIMILARITY")
 # Whole numbers that may be 0 (monitor.create_app, the readiness check).
-COUNT_SETTINGS = ("TRUSTED_PROXIES", "ROTATION_DECISIONS")
+COUNT_SETTINGS = ("TRUSTED_PROXIES", "ROTATION_DECISIONS", "AUDIT_PARALLEL_WORKERS")
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 # Whole numbers above 0: request bodies, readiness, sessions, sign-in lockout, deadlines.
 ACCOUNT_SETTINGS = (
@@ -86,6 +86,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "DEADLINE_DAYS_MEDIUM": 30,
         "DEADLINE_DAYS_LOW": 60,
         "SECOND_LOOK_SHARE": "0.05",
+        # PostgreSQL parallel workers per query of the audit (jobs.audit): 0 keeps the
+        # audit on one core, so the staff and the public keep the others.
+        "AUDIT_PARALLEL_WORKERS": 0,
         # Audit thresholds (contract defaults).
         "FEE_CAP_TOLERANCE": "0.005",
         "UNDERDECLARED_RATIO": "0.10",

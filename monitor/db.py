@@ -206,6 +206,32 @@ def sqlite_page_cache(connection: Connection, kib: int) -> Iterator[None]:
         connection.commit()
 
 
+@contextmanager
+def postgres_parallel_workers(connection: Connection, workers: int | None) -> Iterator[None]:
+    """On PostgreSQL, at most `workers` parallel workers per query of `connection`
+    while the block runs (None: the server's setting); put back after.
+
+    PostgreSQL runs a big scan with parallel workers on every core it may use,
+    which is what an audit wants on a database host of its own and what the
+    staff and the public pay for when the audit shares the cores with them.
+    Elsewhere it does nothing. Runs outside a transaction.
+    """
+    if workers is None or is_sqlite(connection):
+        yield
+        return
+    connection.execute(
+        sa.select(sa.func.set_config("max_parallel_workers_per_gather", str(workers), False))
+    )
+    connection.commit()
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        connection.execute(sa.text("RESET max_parallel_workers_per_gather"))
+        connection.commit()
+
+
 def copy_rows(
     connection: Connection,
     table: sa.Table,

@@ -418,3 +418,30 @@ def test_postgresql_tables_a_run_rewrites_are_vacuumed(world, factory, session, 
             )
         ).one()
     assert vacuumed and dead == 0
+
+
+def test_postgresql_audit_queries_run_without_parallel_workers_when_set(
+    monkeypatch, factory, session, engine
+):
+    """MONITOR_AUDIT_PARALLEL_WORKERS (0 by default) keeps the audit's queries on one core."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("parallel workers are PostgreSQL's")
+    seen: list[str] = []
+
+    def run(rule_session, settings):
+        seen.append(rule_session.execute(sa.text("SHOW max_parallel_workers_per_gather")).scalar())
+        return RuleOutcome(examined=0, findings=iter(()))
+
+    rule = make_rule("LIC_TEST", "medium", list)
+    rule.run = run
+    monkeypatch.setattr(rules_package, "discover_rules", lambda: ([rule], {}))
+    with engine.connect() as connection:
+        server = connection.execute(sa.text("SHOW max_parallel_workers_per_gather")).scalar()
+
+    run_audit(factory, SETTINGS, trigger="manual", today=DAY1, parallel_workers=0)
+    run_audit(factory, SETTINGS, trigger="manual", today=DAY2)  # None: the server's
+    assert seen == ["0", server]
+    with engine.connect() as connection:  # put back on the pooled connection
+        assert (
+            connection.execute(sa.text("SHOW max_parallel_workers_per_gather")).scalar() == server
+        )
