@@ -14,6 +14,7 @@ from jobs.audit import run_audit
 from jobs.rules.base import AuditSettings
 from monitor.models import DecisionLogEntry, Flag, LicenceEvent, RegistryChange, Sanction
 from monitor.services import accounts, decision_log
+from monitor.services import sanctions as sanctions_module
 from monitor.services.licence_status import status_on
 from monitor.services.penalty_schedule import (
     DEFAULT_PATH,
@@ -539,3 +540,21 @@ def test_the_dossier_counts_without_the_ids_and_agrees(session, world, people):
     assert both() == ((3, 4), (3, 4))
     _suspend(session, people, world[:1])  # one of W-1's two flags is punished
     assert both() == ((3, 3), (3, 3))  # W-1's other flag still counts
+
+
+def test_the_form_offers_escalated_flags_first_then_the_oldest(session, world, people, monkeypatch):
+    """Dismissed and cleared flags are not offered; at most FLAGS_OFFERED are."""
+    offered = sanction_review(session, "L-1", people["ana"], START, schedule=None).flags
+    escalated = world[2]
+    assert offered[0].id == escalated and offered[0].review_state == "escalated"
+    rest = [choice.id for choice in offered[1:]]
+    assert rest == sorted(rest) and len(rest) == 5  # 3 undecided, 1 proposed, 1 outlier
+    assert {choice.review_state for choice in offered} == {
+        "escalated",
+        "none",
+        "dismissal_proposed",
+    }
+
+    monkeypatch.setattr(sanctions_module, "FLAGS_OFFERED", 3)
+    shorter = sanction_review(session, "L-1", people["ana"], START, schedule=None).flags
+    assert [choice.id for choice in shorter] == [escalated, world[0], world[1]]

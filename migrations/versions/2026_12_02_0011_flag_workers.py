@@ -42,7 +42,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_flags_licence_review",
         "flags",
-        ["licence_no", "status", "review_state", "rule", "severity", "id"],
+        ["licence_no", "status", "review_state", "id", "rule", "severity"],
     )
     # Filled from the flags already kept, as every audit run refills it.
     flags = sa.table(

@@ -59,15 +59,16 @@ class Flag(Base):
         sa.Index("ix_flags_licence_rule_status", "licence_no", "rule", "status", "severity", "id"),
         sa.Index("ix_flags_review_state", "review_state", "id"),
         # The dossier's counts by review state (undecided per rule, open high,
-        # the fee flags a sanction counts) from the index alone.
+        # the fee flags a sanction counts) from the index alone, and an
+        # agency's flags of one review state in id order.
         sa.Index(
             "ix_flags_licence_review",
             "licence_no",
             "status",
             "review_state",
+            "id",
             "rule",
             "severity",
-            "id",
         ),
     )
 
