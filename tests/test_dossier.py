@@ -279,3 +279,24 @@ def test_fee_figures_come_from_the_audit_summary_until_a_batch_arrives(session, 
     assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 5
     wide = agency_dossier(session, LICENCE, TODAY, fee_cap_tolerance=Decimal("2"))
     assert wide.fees[0].agency_over_cap == 0
+
+
+def test_registry_changes_outside_the_fee_tables_keep_the_fee_summary(session, factory, world):
+    """A suspension (or a person, an authorisation) changes no fee figure: the dossier
+    keeps reading the audit's summary; a new exchange rate or fee rule does not."""
+    from monitor.services.dossier import _current_summary
+
+    tolerance = Decimal("0.005")
+    assert _current_summary(session, LICENCE, tolerance) is not None
+    _change(session, f"{LICENCE}|2026-01-10|suspended", event="suspended")
+    _change(session, LICENCE, table="agency_people", full_name="Someone")
+    _change(session, f"{LICENCE}|{AGREEMENT}", table="authorisations")
+    session.commit()
+    assert _current_summary(session, LICENCE, tolerance) is not None
+
+    for table in ("fx_rates", "fee_rules", "agreements"):
+        run_audit(factory, AuditSettings(), trigger="manual", today=TODAY)  # a fresh summary
+        assert _current_summary(session, LICENCE, tolerance) is not None
+        _change(session, "EUR|2026-01-01", table=table)
+        session.commit()
+        assert _current_summary(session, LICENCE, tolerance) is None, table  # per view now

@@ -55,7 +55,9 @@ from monitor.models import (
     Agreement,
     Authorisation,
     CorridorFeeSummary,
+    FeeRule,
     Flag,
+    FxRate,
     ImportBatch,
     LicenceEvent,
     Placement,
@@ -522,15 +524,29 @@ def corridor_fees(
     return [_corridor_fees_of(row) for row in rows]
 
 
+# The registry tables the fee figures are computed from (`placement_fee_facts`):
+# a licence event, a person or an authorisation changes none of them.
+FEE_REGISTRY_TABLES = (
+    Agreement.__tablename__,
+    FeeRule.__tablename__,
+    FxRate.__tablename__,
+)
+
+
 def fee_summary_stamp(connection: sa.Connection | Session) -> tuple[int, int, int]:
     """What the fee figures depend on: the newest import batch, the rows stored by
     all batches (a batch committed after a newer one, or a retry storing into its
-    earlier batch row, adds to it) and the newest registry change."""
+    earlier batch row, adds to it) and the newest change of the agreements, fee
+    rules or exchange rates (a suspension approved by a supervisor leaves every
+    dossier's figures valid: they would otherwise all be computed again per view
+    until the next audit, seconds each for a busy agency)."""
     batch, stored, change = connection.execute(
         sa.select(
             sa.select(sa.func.max(ImportBatch.id)).scalar_subquery(),
             sa.select(sa.func.sum(ImportBatch.rows_stored)).scalar_subquery(),
-            sa.select(sa.func.max(RegistryChange.id)).scalar_subquery(),
+            sa.select(sa.func.max(RegistryChange.id))
+            .where(RegistryChange.table_name.in_(FEE_REGISTRY_TABLES))
+            .scalar_subquery(),
         )
     ).one()
     return int(batch or 0), int(stored or 0), int(change or 0)
@@ -580,7 +596,8 @@ def _current_summary(
     session: Session, licence_no: str, fee_cap_tolerance: Decimal
 ) -> list[Any] | None:
     """The licence's `corridor_fee_summary` rows while nothing they depend on has
-    changed since (no newer batch or registry change, the same tolerance); else None."""
+    changed since (no newer batch, no change of the agreements, fee rules or exchange
+    rates, the same tolerance); else None."""
     summary = CorridorFeeSummary.__table__
     rows = session.execute(
         sa.select(summary)
