@@ -321,10 +321,6 @@ class NameIndexCache:
                 self._answers.clear()
             return self._index, fingerprint
 
-    def get(self, session: Session) -> NameIndex:
-        """The name index of the registry as it is now."""
-        return self._current(session)[0]
-
     def answer(
         self,
         session: Session,
