@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from jobs import rules as rules_package
-from jobs.audit import EXIT_FAILED, run_audit
+from jobs.audit import EXIT_FAILED, run_audit, run_configured_audit
 from jobs.flag_store import subject_key
 from jobs.rules import discover_rules
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome
@@ -421,7 +421,7 @@ def test_postgresql_tables_a_run_rewrites_are_vacuumed(world, factory, session, 
 
 
 def test_postgresql_audit_queries_run_without_parallel_workers_when_set(
-    monkeypatch, factory, session, engine
+    monkeypatch, app, factory, session, engine
 ):
     """MONITOR_AUDIT_PARALLEL_WORKERS (0 by default) keeps the audit's queries on one core."""
     if engine.dialect.name != "postgresql":
@@ -441,6 +441,8 @@ def test_postgresql_audit_queries_run_without_parallel_workers_when_set(
     run_audit(factory, SETTINGS, trigger="manual", today=DAY1, parallel_workers=0)
     run_audit(factory, SETTINGS, trigger="manual", today=DAY2)  # None: the server's
     assert seen == ["0", server]
+    run_configured_audit(app, trigger="manual")  # MONITOR_AUDIT_PARALLEL_WORKERS: 0
+    assert seen[-1] == "0"
     with engine.connect() as connection:  # put back on the pooled connection
         assert (
             connection.execute(sa.text("SHOW max_parallel_workers_per_gather")).scalar() == server
