@@ -6,7 +6,7 @@ it the run is recorded as `skipped` and nothing else happens), records an
 (every run starts under the lock, so while we hold it any other `running`
 row belongs to a process that died), optionally refreshes the officials
 list, runs each rule and keeps its flags, rebuilds the dossier's fee figures
-(`monitor.services.dossier.refresh_corridor_fee_summary`, from the fee facts
+(`monitor.services.fee_summary.refresh_corridor_fee_summary`, from the fee facts
 the fee rules shared, in one short write of its own; a failure there is an
 error of the run) and the case counts the
 review queue reads (`monitor.services.cases.refresh_case_counts`, in the
@@ -79,7 +79,11 @@ from monitor.models import AuditRun
 from monitor.models.base import utcnow
 from monitor.services.assignment import AssignmentSettings, after_audit
 from monitor.services.cases import refresh_case_counts
-from monitor.services.dossier import fee_summary_stamp, refresh_corridor_fee_summary
+from monitor.services.fee_summary import (
+    StartedStamps,
+    refresh_corridor_fee_summary,
+    snapshot_fee_stamps,
+)
 from monitor.services.sanctions import refresh_flag_workers
 
 log = logging.getLogger(__name__)
@@ -327,13 +331,13 @@ def _run_locked(
             audit_run_scope(connection),
         ):
             with db.snapshot_transaction(connection):
-                stamp = fee_summary_stamp(connection)  # before any fee facts are read
+                stamps = snapshot_fee_stamps(connection)  # before any fee facts are read
             for rule in rule_modules:
                 outcome = _run_rule(connection, store, settings, rule, run_id=run_id, today=today)
                 result.rules.append(outcome)
                 if outcome.error:
                     errors.append(f"{outcome.code}: {outcome.error}")
-            error = _refresh_fee_summary(connection, settings, stamp)
+            error = _refresh_fee_summary(connection, settings, stamps)
             if error:
                 errors.append(f"corridor fee summary: {error}")
     except BaseException as exc:
@@ -423,21 +427,23 @@ def _finish(engine: sa.Engine, result: AuditRunResult, errors: list[str]) -> Non
 
 
 def _refresh_fee_summary(
-    connection: Connection, settings: AuditSettings, stamp: tuple[int, int, int]
+    connection: Connection, settings: AuditSettings, stamps: StartedStamps
 ) -> str | None:
     """Rebuild the dossier's fee figures from the run's fee facts; the error, if any.
 
     The facts are the `tmp_fee_facts` the fee rules read (made here if no fee
     rule ran), so this is one GROUP BY over a temporary table, written in one
-    short writer transaction; `stamp` was read as the run started.
+    short writer transaction; `stamps` were read as the run started.
     """
     try:
         with db.snapshot_transaction(connection), Session(bind=connection) as session:
             facts = fee_facts(session)
         with db.write_transaction(connection) as writer:
             refresh_corridor_fee_summary(
-                writer, fee_cap_tolerance=settings.fee_cap_tolerance, facts=facts, stamp=stamp
+                writer, fee_cap_tolerance=settings.fee_cap_tolerance, facts=facts, started=stamps
             )
+        with connection.begin():
+            connection.execute(sa.schema.DropTable(stamps.versions, if_exists=True))
     except Exception as exc:  # noqa: BLE001 - recorded; the run's outcome is still kept
         log.error("the corridor fee summary failed\n%s", traceback.format_exc())
         return one_line_error(exc)

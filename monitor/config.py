@@ -102,6 +102,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
     }
 
 
+def fee_cap_tolerance(config: Mapping[str, Any]) -> Decimal:
+    """FEE_CAP_TOLERANCE as a Decimal: what the dossier's and the fee summary's figures use."""
+    return Decimal(str(config["FEE_CAP_TOLERANCE"]))
+
+
 def placeholder_birth_dates(value: Any) -> tuple[dt.date, ...]:
     """`"1900-01-01, 1970-01-01"` (or a list of dates) as dates; empty means none.
 

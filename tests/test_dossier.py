@@ -6,7 +6,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-import sqlalchemy as sa
 
 from jobs.audit import run_audit
 from jobs.rules.base import AuditSettings
@@ -227,76 +226,22 @@ def test_charts_are_plain_svg_with_the_cap_line(session, world):
     assert licence_timeline([StatusInterval(LICENCE, "not_licensed", None, None)], TODAY) is None
 
 
-def test_fee_figures_come_from_the_audit_summary_until_a_batch_arrives(session, factory, world):
-    from monitor.models import CorridorFeeSummary, ImportBatch
-    from monitor.services.dossier import corridor_fees
-
-    # The world's audit left the summary; the dossier reads it, with the live figures.
-    summary = session.scalars(
-        sa.select(CorridorFeeSummary).where(CorridorFeeSummary.licence_no == LICENCE)
-    ).all()
-    assert [(row.agreement_id, row.year, row.placements) for row in summary] == [
-        (AGREEMENT, 2025, 3)
-    ]
-    dossier = agency_dossier(session, LICENCE, TODAY)
-    assert dossier.fees == corridor_fees(session, LICENCE)
-    assert dossier.fees[0].agency_over_cap == 3
-
-    # A row the summary does not know is read only once a batch is recorded with it
-    # (placements and fees arrive through batches): then the dossier counts it itself.
-    add_placement(session, "N-1", licence_no=LICENCE, agreement_id=AGREEMENT)
-    add_fee(session, "N-1", "100")
-    session.commit()
-    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 3
-    session.add(
-        ImportBatch(
-            kind="placements",
-            partner_country="MY",
-            uploader="x",
-            filename="new.csv",
-            sha256="1" * 64,
-            status="stored",
-        )
-    )
-    session.commit()
-    dossier = agency_dossier(session, LICENCE, TODAY)
-    assert [(f.placements, f.agency_over_cap) for f in dossier.fees] == [(4, 3)]
-    assert dossier.placements[0].placements == 4
-
-    # So do rows stored into an existing batch row (a retry after a failure) ...
-    run_audit(factory, AuditSettings(), trigger="manual", today=TODAY)
-    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 4
-    add_placement(session, "N-2", licence_no=LICENCE, agreement_id=AGREEMENT)
-    session.commit()
-    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 4
-    batch = session.scalars(sa.select(ImportBatch).order_by(ImportBatch.id.desc())).first()
-    batch.rows_stored += 1
-    session.commit()
-    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 5
-
-    # ... and another fee-cap tolerance than the audit's.
-    run_audit(factory, AuditSettings(), trigger="manual", today=TODAY)
-    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 5
-    wide = agency_dossier(session, LICENCE, TODAY, fee_cap_tolerance=Decimal("2"))
-    assert wide.fees[0].agency_over_cap == 0
-
-
 def test_registry_changes_outside_the_fee_tables_keep_the_fee_summary(session, factory, world):
     """A suspension (or a person, an authorisation) changes no fee figure: the dossier
     keeps reading the audit's summary; a new exchange rate or fee rule does not."""
-    from monitor.services.dossier import _current_summary
+    from monitor.services.fee_summary import current_summary
 
     tolerance = Decimal("0.005")
-    assert _current_summary(session, LICENCE, tolerance) is not None
+    assert current_summary(session, LICENCE, tolerance) is not None
     _change(session, f"{LICENCE}|2026-01-10|suspended", event="suspended")
     _change(session, LICENCE, table="agency_people", full_name="Someone")
     _change(session, f"{LICENCE}|{AGREEMENT}", table="authorisations")
     session.commit()
-    assert _current_summary(session, LICENCE, tolerance) is not None
+    assert current_summary(session, LICENCE, tolerance) is not None
 
     for table in ("fx_rates", "fee_rules", "agreements"):
         run_audit(factory, AuditSettings(), trigger="manual", today=TODAY)  # a fresh summary
-        assert _current_summary(session, LICENCE, tolerance) is not None
+        assert current_summary(session, LICENCE, tolerance) is not None
         _change(session, "EUR|2026-01-01", table=table)
         session.commit()
-        assert _current_summary(session, LICENCE, tolerance) is None, table  # per view now
+        assert current_summary(session, LICENCE, tolerance) is None, table  # per view now

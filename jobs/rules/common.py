@@ -58,11 +58,23 @@ def exceeds(left: ColumnElement, right: ColumnElement) -> ColumnElement[bool]:
     return left > right + HALF_CENT
 
 
-def rates_on_deployment_dates(licence_no: str | None = None) -> CTE:
+# One licence number, or a SELECT of licence numbers (the licences an import
+# batch touched); None: every licence.
+Licences = str | Select | None
+
+
+def of_licences(column: ColumnElement[str], licences: str | Select) -> ColumnElement[bool]:
+    """`column` is the one licence, or one of the SELECT's licence numbers."""
+    if isinstance(licences, str):
+        return column == licences
+    return column.in_(licences)
+
+
+def rates_on_deployment_dates(licences: Licences = None) -> CTE:
     """The FX rate of every currency on every placement deployment date.
 
-    With `licence_no`, only on the deployment dates of that licence's
-    placements (the agency dossier's fee figures).
+    With `licences`, only on the deployment dates of their placements (the
+    agency dossier's fee figures: see `of_licences`).
 
     Columns: `on_date` (a deployment date), `currency`, `rate_date` (date of
     the latest rate on or before `on_date`; NULL for USD, always at par, or
@@ -70,8 +82,8 @@ def rates_on_deployment_dates(licence_no: str | None = None) -> CTE:
     NULL when the currency cannot be converted on that date).
     """
     dates_query = sa.select(Placement.deployment_date.label("on_date")).distinct()
-    if licence_no is not None:
-        dates_query = dates_query.where(Placement.licence_no == licence_no)
+    if licences is not None:
+        dates_query = dates_query.where(of_licences(Placement.licence_no, licences))
     dates = dates_query.cte("dates")
     currencies = (
         sa.select(FxRate.currency).where(FxRate.currency != "USD").distinct().subquery("currencies")
@@ -117,9 +129,7 @@ def rates_on_deployment_dates(licence_no: str | None = None) -> CTE:
     return sa.union_all(looked_up, usd_at_par).cte("fx_on_deployment")
 
 
-def fee_totals(
-    rates: CTE, *, placements_without_fees: bool, licence_no: str | None = None
-) -> Subquery:
+def fee_totals(rates: CTE, *, placements_without_fees: bool, licences: Licences = None) -> Subquery:
     """Per placement, each source's fee totals.
 
     Columns: `placement_pk` (`placements.id`) and, for `src` in agency and
@@ -134,8 +144,8 @@ def fee_totals(
     SQLite the fees are read through their `(partner_country,
     placement_id)` index in placement order with no sort (about twice as
     fast as grouping the fees). With `placements_without_fees=False` only
-    placements with at least one fee get a row; with `licence_no`, only
-    that licence's placements.
+    placements with at least one fee get a row; with `licences`, only
+    their placements.
     """
     placement = Placement.__table__
     fee = Fee.__table__
@@ -170,8 +180,8 @@ def fee_totals(
             ),
         )
     )
-    if licence_no is not None:
-        query = query.where(placement.c.licence_no == licence_no)
+    if licences is not None:
+        query = query.where(of_licences(placement.c.licence_no, licences))
     return query.group_by(placement.c.id).subquery("fee_totals")
 
 
@@ -205,7 +215,7 @@ def join_fee_rule(from_clause: sa.FromClause, placement: sa.FromClause) -> tuple
     return joined, rule
 
 
-def placement_fee_facts(*, placements_without_fees: bool, licence_no: str | None = None) -> Select:
+def placement_fee_facts(*, placements_without_fees: bool, licences: Licences = None) -> Select:
     """One row per placement: its fee rule, cap in USD and fee totals per source.
 
     Columns: `partner_country`, `placement_id`, `licence_no`,
@@ -219,14 +229,12 @@ def placement_fee_facts(*, placements_without_fees: bool, licence_no: str | None
 
     With `placements_without_fees=False` only placements with at least one
     fee are returned (an inner join on the totals: faster, and enough for
-    rules that cannot fire on a placement without fees). With `licence_no`,
-    only that licence's placements (read through its index).
+    rules that cannot fire on a placement without fees). With `licences`,
+    only their placements (read through the licence index; see `of_licences`).
     """
     placement = Placement.__table__
-    rates = rates_on_deployment_dates(licence_no)
-    totals = fee_totals(
-        rates, placements_without_fees=placements_without_fees, licence_no=licence_no
-    )
+    rates = rates_on_deployment_dates(licences)
+    totals = fee_totals(rates, placements_without_fees=placements_without_fees, licences=licences)
     base = totals.join(placement, placement.c.id == totals.c.placement_pk)
     joined, rule = join_fee_rule(base, placement)
     wage_rate = rates.alias("wage_rate")

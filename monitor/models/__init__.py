@@ -10,6 +10,7 @@ from monitor.models.audit import (
     Flag,
     FlagDecision,
     FlagWorker,
+    LicenceFeeVersion,
     apscheduler_jobs,
 )
 from monitor.models.base import Base
@@ -51,6 +52,7 @@ __all__ = [
     "FxRate",
     "ImportBatch",
     "LicenceEvent",
+    "LicenceFeeVersion",
     "Official",
     "Placement",
     "RegistryChange",

@@ -200,13 +200,14 @@ class FlagWorker(Base):
 class CorridorFeeSummary(Base):
     """The dossier's fees against the cap, per licence, corridor and deployment year.
 
-    The rows `monitor.services.dossier.corridor_fees` computes, for every
-    licence at once, rebuilt at the end of every audit run
-    (`monitor.services.dossier.refresh_corridor_fee_summary`). Each row keeps
-    what it was computed from: the newest import batch, the rows all batches
-    had stored and the newest registry change then, and the fee-cap
-    tolerance; the dossier reads these rows only while they still match, and
-    computes the figures itself otherwise.
+    The rows `monitor.services.fee_summary.corridor_fees` computes, kept by
+    `monitor.services.fee_summary.refresh_corridor_fee_summary`: for every
+    licence at the end of every audit run, for the licences a batch touched
+    right after its import. Each row keeps what it was computed from: the
+    licence's `LicenceFeeVersion` then, the newest change of the agreements,
+    fee rules or exchange rates, and the fee-cap tolerance; the dossier reads
+    these rows only while all three still match, and computes the figures
+    itself otherwise.
     """
 
     __tablename__ = "corridor_fee_summary"
@@ -232,11 +233,26 @@ class CorridorFeeSummary(Base):
     cap_min: Mapped[float | None] = mapped_column(sa.Float)
     cap_max: Mapped[float | None] = mapped_column(sa.Float)
     not_assessed: Mapped[int]
-    # What the row was computed from (0: none yet).
-    last_batch_id: Mapped[int]
-    stored_rows: Mapped[int] = mapped_column(sa.BigInteger)
+    # What the row was computed from: the licence's LicenceFeeVersion.version
+    # (0: none yet) and the newest RegistryChange.id of the fee tables.
+    facts_version: Mapped[int] = mapped_column(sa.BigInteger)
     last_change_id: Mapped[int]
     fee_cap_tolerance: Mapped[str] = mapped_column(sa.String(20))
+
+
+class LicenceFeeVersion(Base):
+    """How often import batches have added placements or fees of a licence.
+
+    Raised by one for each batch that stores rows of the licence, in the
+    batch's own transaction (`monitor.services.fee_summary.raise_fee_versions`),
+    so a committed batch has always made the licence's `CorridorFeeSummary`
+    rows look stale. No row: version 0.
+    """
+
+    __tablename__ = "licence_fee_versions"
+
+    licence_no: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 class AuditLock(Base):

@@ -25,7 +25,8 @@ a licence the registry does not hold):
   fees, the mean, smallest and largest cap, and how many placements are
   over their cap by each source (the `FEE_OVER_CAP` tolerance). Placements
   whose fees or cap cannot be converted (no FX rate) are counted, not
-  averaged;
+  averaged. Read from the summary `monitor.services.fee_summary` keeps
+  while it is current, else computed here;
 - the agency's flags by rule: counts per status and the `FLAGS_PER_RULE`
   most recent flags of each rule (open ones first);
 - the registry change history of the agency's rows (`registry_changes`:
@@ -48,20 +49,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from jobs.rules.common import HALF_CENT, placement_fee_facts
 from monitor.models import (
     Agency,
     AgencyPerson,
     Agreement,
     Authorisation,
-    CorridorFeeSummary,
-    FeeRule,
     Flag,
-    FxRate,
-    ImportBatch,
     LicenceEvent,
     Placement,
     RegistryChange,
+)
+from monitor.services.fee_summary import (
+    CorridorFees,
+    corridor_fees,
+    corridor_fees_of,
+    current_summary,
+    year_of,
 )
 from monitor.services.licence_status import StatusInterval, timeline
 
@@ -151,28 +154,6 @@ class PlacementCount:
     year: int
     placements: int
     workers: int
-
-
-@dataclass(frozen=True)
-class CorridorFees:
-    """Fees per placement against the cap, in USD, for one corridor and deployment year."""
-
-    agreement_id: str
-    year: int
-    placements: int
-    agency_placements: int
-    agency_mean_usd: Decimal | None
-    agency_max_usd: Decimal | None
-    agency_over_cap: int
-    worker_placements: int
-    worker_mean_usd: Decimal | None
-    worker_max_usd: Decimal | None
-    worker_over_cap: int
-    cap_mean_usd: Decimal | None
-    cap_min_usd: Decimal | None
-    cap_max_usd: Decimal | None
-    # No fee rule, or a cap or fee that cannot be converted to USD.
-    not_assessed: int
 
 
 @dataclass(frozen=True)
@@ -267,7 +248,7 @@ def agency_dossier(
     status_today = next(
         (interval.status for interval in intervals if interval.covers(today)), "not_licensed"
     )
-    summary = _current_summary(session, licence_no, fee_cap_tolerance)
+    summary = current_summary(session, licence_no, fee_cap_tolerance)
     if summary is None:
         placements = _placement_counts(session, licence_no)
         fees = corridor_fees(session, licence_no, fee_cap_tolerance=fee_cap_tolerance)
@@ -276,7 +257,7 @@ def agency_dossier(
             PlacementCount(row.agreement_id, row.year, row.placements, row.workers)
             for row in summary
         ]
-        fees = [_corridor_fees_of(row) for row in summary]
+        fees = [corridor_fees_of(row) for row in summary]
     return Dossier(
         identity=Identity(
             licence_no=agency.licence_no,
@@ -311,10 +292,6 @@ def _events(session: Session, licence_no: str) -> list[LicenceEventRow]:
         .order_by(LicenceEvent.effective_date, LicenceEvent.seq, LicenceEvent.id)
     )
     return [LicenceEventRow(*row) for row in rows]
-
-
-def _year_of(column: sa.ColumnElement[dt.date]) -> sa.ColumnElement[int]:
-    return sa.cast(sa.extract("year", column), sa.Integer)
 
 
 def _corridors(session: Session, licence_no: str, today: dt.date) -> list[CorridorRow]:
@@ -428,7 +405,7 @@ def _people(session: Session, licence_no: str) -> list[PersonRow]:
 
 
 def _placement_counts(session: Session, licence_no: str) -> list[PlacementCount]:
-    year = _year_of(Placement.deployment_date).label("year")
+    year = year_of(Placement.deployment_date).label("year")
     rows = session.execute(
         sa.select(
             Placement.agreement_id,
@@ -441,176 +418,6 @@ def _placement_counts(session: Session, licence_no: str) -> list[PlacementCount]
         .order_by(Placement.agreement_id, year)
     )
     return [PlacementCount(*row) for row in rows]
-
-
-def _usd(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
-
-
-def _corridor_fee_columns(
-    facts: sa.Subquery, fee_cap_tolerance: Decimal
-) -> list[sa.ColumnElement[Any]]:
-    """The aggregates of `CorridorFees` over placement fee facts (grouped by the caller)."""
-    limit = facts.c.cap_usd * (1 + float(fee_cap_tolerance))
-    zero_cap = facts.c.cap_type == "zero"
-    columns: list[sa.ColumnElement[Any]] = [
-        sa.func.count().label("placements"),
-        sa.func.count(sa.distinct(facts.c.worker_ref)).label("workers"),
-    ]
-    assessable = []
-    for source in ("agency", "worker"):
-        paid = facts.c[f"{source}_fees"] > 0
-        converted = sa.and_(paid, facts.c[f"{source}_unconverted"] == 0)
-        amount = sa.case((converted, facts.c[f"{source}_usd"]))
-        over = sa.or_(
-            sa.and_(zero_cap, facts.c[f"{source}_raw"] > 0),
-            sa.and_(
-                sa.not_(zero_cap),
-                converted,
-                facts.c.cap_usd.is_not(None),
-                facts.c[f"{source}_usd"] > limit + HALF_CENT,
-            ),
-        )
-        columns += [
-            sa.func.sum(sa.case((converted, 1), else_=0)).label(f"{source}_placements"),
-            sa.func.avg(amount).label(f"{source}_mean"),
-            sa.func.max(amount).label(f"{source}_max"),
-            sa.func.sum(sa.case((over, 1), else_=0)).label(f"{source}_over"),
-        ]
-        assessable.append(sa.or_(sa.not_(paid), facts.c[f"{source}_unconverted"] == 0))
-    not_assessed = sa.or_(facts.c.cap_usd.is_(None), sa.not_(sa.and_(*assessable)))
-    return [
-        *columns,
-        sa.func.avg(facts.c.cap_usd).label("cap_mean"),
-        sa.func.min(facts.c.cap_usd).label("cap_min"),
-        sa.func.max(facts.c.cap_usd).label("cap_max"),
-        sa.func.sum(sa.case((not_assessed, 1), else_=0)).label("not_assessed"),
-    ]
-
-
-def _corridor_fees_of(row: Any) -> CorridorFees:
-    return CorridorFees(
-        agreement_id=row.agreement_id,
-        year=row.year,
-        placements=row.placements,
-        agency_placements=int(row.agency_placements or 0),
-        agency_mean_usd=_usd(row.agency_mean),
-        agency_max_usd=_usd(row.agency_max),
-        agency_over_cap=int(row.agency_over or 0),
-        worker_placements=int(row.worker_placements or 0),
-        worker_mean_usd=_usd(row.worker_mean),
-        worker_max_usd=_usd(row.worker_max),
-        worker_over_cap=int(row.worker_over or 0),
-        cap_mean_usd=_usd(row.cap_mean),
-        cap_min_usd=_usd(row.cap_min),
-        cap_max_usd=_usd(row.cap_max),
-        not_assessed=int(row.not_assessed or 0),
-    )
-
-
-def corridor_fees(
-    session: Session, licence_no: str, *, fee_cap_tolerance: Decimal = Decimal("0.005")
-) -> list[CorridorFees]:
-    """Per corridor and deployment year: fees per placement against the cap (one query)."""
-    facts = placement_fee_facts(placements_without_fees=True, licence_no=licence_no).subquery(
-        "facts"
-    )
-    year = _year_of(facts.c.deployment_date).label("year")
-    rows = session.execute(
-        sa.select(facts.c.agreement_id, year, *_corridor_fee_columns(facts, fee_cap_tolerance))
-        .group_by(facts.c.agreement_id, year)
-        .order_by(facts.c.agreement_id, year)
-    )
-    return [_corridor_fees_of(row) for row in rows]
-
-
-# The registry tables the fee figures are computed from (`placement_fee_facts`):
-# a licence event, a person or an authorisation changes none of them.
-FEE_REGISTRY_TABLES = (
-    Agreement.__tablename__,
-    FeeRule.__tablename__,
-    FxRate.__tablename__,
-)
-
-
-def fee_summary_stamp(connection: sa.Connection | Session) -> tuple[int, int, int]:
-    """What the fee figures depend on: the newest import batch, the rows stored by
-    all batches (a batch committed after a newer one, or a retry storing into its
-    earlier batch row, adds to it) and the newest change of the agreements, fee
-    rules or exchange rates (a suspension approved by a supervisor leaves every
-    dossier's figures valid: they would otherwise all be computed again per view
-    until the next audit, seconds each for a busy agency)."""
-    batch, stored, change = connection.execute(
-        sa.select(
-            sa.select(sa.func.max(ImportBatch.id)).scalar_subquery(),
-            sa.select(sa.func.sum(ImportBatch.rows_stored)).scalar_subquery(),
-            sa.select(sa.func.max(RegistryChange.id))
-            .where(RegistryChange.table_name.in_(FEE_REGISTRY_TABLES))
-            .scalar_subquery(),
-        )
-    ).one()
-    return int(batch or 0), int(stored or 0), int(change or 0)
-
-
-def refresh_corridor_fee_summary(
-    connection: sa.Connection,
-    *,
-    fee_cap_tolerance: Decimal = Decimal("0.005"),
-    facts: sa.FromClause | None = None,
-    stamp: tuple[int, int, int] | None = None,
-) -> int:
-    """Rebuild `corridor_fee_summary` for every licence, set-based; returns its rows.
-
-    One `INSERT ... SELECT` over the fee facts of every placement (`facts`:
-    the audit run's `tmp_fee_facts`, already made for the fee rules; else
-    `placement_fee_facts` computed here), grouped by licence, corridor and
-    year. Each row carries `stamp`, `fee_summary_stamp()` read before the
-    facts were (the audit reads it as the run starts; here, just before): a
-    batch stored after that only makes the rows look older than they are,
-    so the dossier computes its figures itself.
-    """
-    last_batch, stored_rows, last_change = stamp or fee_summary_stamp(connection)
-    summary = CorridorFeeSummary.__table__
-    if facts is None:
-        facts = placement_fee_facts(placements_without_fees=True).subquery("facts")
-    year = _year_of(facts.c.deployment_date).label("year")
-    figures = _corridor_fee_columns(facts, fee_cap_tolerance)
-    query = sa.select(
-        facts.c.licence_no,
-        facts.c.agreement_id,
-        year,
-        *figures,
-        sa.literal(last_batch).label("last_batch_id"),
-        sa.literal(stored_rows, sa.BigInteger).label("stored_rows"),
-        sa.literal(last_change).label("last_change_id"),
-        sa.literal(str(fee_cap_tolerance)).label("fee_cap_tolerance"),
-    ).group_by(facts.c.licence_no, facts.c.agreement_id, year)
-    connection.execute(sa.delete(summary))
-    connection.execute(
-        sa.insert(summary).from_select([column.name for column in query.selected_columns], query)
-    )
-    return connection.execute(sa.select(sa.func.count()).select_from(summary)).scalar_one()
-
-
-def _current_summary(
-    session: Session, licence_no: str, fee_cap_tolerance: Decimal
-) -> list[Any] | None:
-    """The licence's `corridor_fee_summary` rows while nothing they depend on has
-    changed since (no newer batch, no change of the agreements, fee rules or exchange
-    rates, the same tolerance); else None."""
-    summary = CorridorFeeSummary.__table__
-    rows = session.execute(
-        sa.select(summary)
-        .where(summary.c.licence_no == licence_no)
-        .order_by(summary.c.agreement_id, summary.c.year)
-    ).all()
-    if not rows:
-        return None
-    first = rows[0]
-    stamp = (first.last_batch_id, first.stored_rows, first.last_change_id)
-    if stamp != fee_summary_stamp(session) or Decimal(first.fee_cap_tolerance) != fee_cap_tolerance:
-        return None
-    return rows
 
 
 def _flags_by_rule(session: Session, licence_no: str) -> list[RuleFlags]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import Decimal
 from http import HTTPStatus
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -34,6 +33,7 @@ from wtforms.validators import AnyOf, Length
 
 from monitor import db
 from monitor.auth import staff_required
+from monitor.config import fee_cap_tolerance
 from monitor.models.audit import DISMISSAL_REASONS
 from monitor.services import assignment, decision_log
 from monitor.services.decisions import (
@@ -79,7 +79,7 @@ def render_dossier(
     from monitor.charts.dossier import corridor_fee_chart, licence_timeline
 
     today = dt.date.today()
-    tolerance = Decimal(str(current_app.config["FEE_CAP_TOLERANCE"]))
+    tolerance = fee_cap_tolerance(current_app.config)
     session = db.session()
     found = agency_dossier(session, licence_no, today, fee_cap_tolerance=tolerance)
     if found is None:

@@ -16,7 +16,6 @@ person who may not). The work is `monitor.services.flag_detail`,
 
 from __future__ import annotations
 
-from decimal import Decimal
 from http import HTTPStatus
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
@@ -28,6 +27,7 @@ from wtforms.validators import AnyOf, InputRequired, Length
 
 from monitor import db
 from monitor.auth import staff_required
+from monitor.config import fee_cap_tolerance
 from monitor.models.audit import DISMISSAL_REASONS
 from monitor.services.assignment import (
     AssignmentRefused,
@@ -74,7 +74,7 @@ class SecondLookForm(FlaskForm):
 
 
 def _render(flag_id: int, *, error: str | None = None, status: int = HTTPStatus.OK):
-    tolerance = Decimal(str(current_app.config["FEE_CAP_TOLERANCE"]))
+    tolerance = fee_cap_tolerance(current_app.config)
     session = db.session()
     flag = flag_detail(session, flag_id, fee_cap_tolerance=tolerance)
     if flag is None:

@@ -1,0 +1,185 @@
+"""The dossier's fee figures kept per licence: current after an audit, recomputed for
+exactly the licences an import touched, computed per view whenever a row is stale."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from jobs.audit import run_audit
+from jobs.rules.base import AuditSettings
+from jobs.rules.common import placement_fee_facts
+from monitor import db
+from monitor.models import CorridorFeeSummary, LicenceFeeVersion, RegistryChange
+from monitor.services import fee_summary
+from monitor.services.declarations import import_declaration
+from monitor.services.dossier import agency_dossier
+from monitor.services.fee_summary import corridor_fees, current_summary
+from tests.workspace_world import AGREEMENT, DEPLOYED, LICENCE, PARTNER, TODAY, build_world
+
+TOLERANCE = Decimal("0.005")
+UNREGISTERED = "L-0999"  # placements are stored for a licence the registry does not know
+PLACEMENT_HEADER = (
+    "placement_id,worker_ref,licence_no,agreement_id,occupation,employer_name,"
+    "deployment_date,monthly_wage,wage_currency"
+)
+FEE_HEADER = "fee_id,placement_id,category,amount,currency,paid_date,reported_by"
+
+
+@pytest.fixture
+def factory(app):
+    return app.extensions["monitor.sessionmaker"]
+
+
+@pytest.fixture
+def world(session, factory, tmp_path):
+    return build_world(session, factory, tmp_path, placements=3)
+
+
+def _import(session, tmp_path, kind: str, rows: list[str]) -> int:
+    """Import `rows` through the real declaration import; the batch id."""
+    header = PLACEMENT_HEADER if kind == "placements" else FEE_HEADER
+    path = tmp_path / f"{kind}-{rows[0].split(',')[0]}.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    report = import_declaration(
+        session,
+        kind=kind,
+        path=path,
+        partner_country=PARTNER,
+        home_country="NP",
+        uploader="mia",
+        today=TODAY,
+    )
+    assert report.status == "stored", report.to_json()
+    return report.batch_id
+
+
+def _placement(placement_id: str, licence_no: str = LICENCE) -> str:
+    return (
+        f"{placement_id},W-{placement_id},{licence_no},{AGREEMENT},9111,Employer,"
+        f"{DEPLOYED},1500,USD"
+    )
+
+
+def _fee(placement_id: str, amount: str = "500") -> str:
+    return f"F-{placement_id},{placement_id},recruitment_fee,{amount},USD,2025-02-10,agency"
+
+
+def _summary_ids(session, licence_no: str) -> list[int]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            sa.select(CorridorFeeSummary.id)
+            .where(CorridorFeeSummary.licence_no == licence_no)
+            .order_by(CorridorFeeSummary.id)
+        )
+    )
+
+
+def _version(session, licence_no: str) -> int:
+    return session.scalar(
+        sa.select(LicenceFeeVersion.version).where(LicenceFeeVersion.licence_no == licence_no)
+    )
+
+
+def test_an_import_recomputes_the_figures_of_the_licences_it_touched_only(
+    session, world, tmp_path
+):
+    # The world's audit left the summary, and the dossier reads it.
+    assert current_summary(session, LICENCE, TOLERANCE) is not None
+    dossier = agency_dossier(session, LICENCE, TODAY)
+    assert [(fees.placements, fees.agency_over_cap) for fees in dossier.fees] == [(3, 3)]
+    versions_before = _version(session, LICENCE)
+
+    # A new placement, then its fee over the cap: each batch raises the licence's
+    # version and its figures are current again at once, with the new rows.
+    _import(session, tmp_path, "placements", [_placement("N-1")])
+    assert _version(session, LICENCE) == versions_before + 1
+    assert current_summary(session, LICENCE, TOLERANCE) is not None
+    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 4
+    _import(session, tmp_path, "fees", [_fee("N-1")])
+    assert _version(session, LICENCE) == versions_before + 2
+    rows = current_summary(session, LICENCE, TOLERANCE)
+    assert rows is not None
+    dossier = agency_dossier(session, LICENCE, TODAY)
+    assert [(fees.placements, fees.agency_over_cap) for fees in dossier.fees] == [(4, 4)]
+    assert dossier.fees == corridor_fees(session, LICENCE)  # what a per-view count gives
+
+    # Another licence's batch leaves this licence's rows as they are.
+    kept = _summary_ids(session, LICENCE)
+    _import(session, tmp_path, "placements", [_placement("O-1", UNREGISTERED)])
+    assert _summary_ids(session, LICENCE) == kept
+    assert _version(session, LICENCE) == versions_before + 2
+    assert current_summary(session, UNREGISTERED, TOLERANCE) is not None
+    assert [fees.placements for fees in corridor_fees(session, UNREGISTERED)] == [1]
+
+
+def test_a_batch_whose_refresh_failed_is_counted_per_view(
+    session, factory, world, tmp_path, monkeypatch, caplog
+):
+    def refresh_fails(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(fee_summary, "refresh_corridor_fee_summary", refresh_fails)
+    with caplog.at_level(logging.WARNING, logger="monitor.services.fee_summary"):
+        _import(session, tmp_path, "placements", [_placement("N-1")])
+    assert "the fee summary after batch" in caplog.text
+
+    # The batch is stored and has made the old rows stale: the dossier counts itself.
+    assert current_summary(session, LICENCE, TOLERANCE) is None
+    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 4
+    # ... until the next audit run writes every licence's rows again.
+    monkeypatch.undo()
+    run_audit(factory, AuditSettings(), trigger="manual", today=TODAY)
+    assert current_summary(session, LICENCE, TOLERANCE) is not None
+    assert agency_dossier(session, LICENCE, TODAY).fees[0].placements == 4
+
+
+def test_an_audit_keeps_the_rows_of_a_licence_imported_to_while_it_ran(
+    session, world, tmp_path
+):
+    _import(session, tmp_path, "placements", [_placement("O-1", UNREGISTERED)])
+    engine = session.get_bind()
+    with engine.connect() as connection:
+        # As an audit run starts: the versions then.
+        with db.snapshot_transaction(connection):
+            started = fee_summary.snapshot_fee_stamps(connection)
+        # An import commits meanwhile, and refreshes its licence's rows.
+        _import(session, tmp_path, "placements", [_placement("N-1")])
+        refreshed_by_import = _summary_ids(session, LICENCE)
+        other_before = _summary_ids(session, UNREGISTERED)
+        # The run's refresh, from facts that may predate that import.
+        facts = placement_fee_facts(placements_without_fees=True).subquery("facts")
+        with db.write_transaction(connection):
+            fee_summary.refresh_corridor_fee_summary(
+                connection, fee_cap_tolerance=TOLERANCE, facts=facts, started=started
+            )
+    assert _summary_ids(session, LICENCE) == refreshed_by_import  # kept
+    assert current_summary(session, LICENCE, TOLERANCE) is not None
+    rewritten = _summary_ids(session, UNREGISTERED)
+    assert rewritten and rewritten != other_before
+    assert current_summary(session, UNREGISTERED, TOLERANCE) is not None
+
+
+def test_another_tolerance_or_a_fee_table_change_is_counted_per_view(session, factory, world):
+    assert current_summary(session, LICENCE, TOLERANCE) is not None
+    assert current_summary(session, LICENCE, Decimal("2")) is None
+    wide = agency_dossier(session, LICENCE, TODAY, fee_cap_tolerance=Decimal("2"))
+    assert wide.fees[0].agency_over_cap == 0
+
+    for table, stale in (("licence_events", False), ("fx_rates", True)):
+        session.add(
+            RegistryChange(
+                table_name=table,
+                row_key="x",
+                action="insert",
+                new_values={},
+                changed_by="registry-clerk",
+                entry_hash="0" * 64,
+            )
+        )
+        session.commit()
+        assert (current_summary(session, LICENCE, TOLERANCE) is None) is stale, table
