@@ -1,6 +1,6 @@
-"""The nightly audit schedule (APScheduler 3.x).
+"""The scheduled jobs (APScheduler 3.x): the nightly audit and the fee summary.
 
-One job, `nightly-audit`, on a cron schedule from the `AUDIT_CRON`
+`nightly-audit` runs on a cron schedule from the `AUDIT_CRON`
 setting (default `0 2 * * *`) in the `TIMEZONE` setting, stored in the
 monitor's own database (`apscheduler_jobs`, made by the migrations) so a
 run missed while the service was down is still known at start-up:
@@ -10,6 +10,13 @@ missed by more than the grace time is dropped and the next one waits for
 its time). `max_instances=1`, and the audit lock (`jobs.lock`) makes a
 second scheduler, or a manual `monitor audit run`, skip instead of running
 two audits at once.
+
+`fee-summary` runs every `FEE_SUMMARY_SECONDS` (default 60): it recomputes
+the dossier's fee figures of the licences whose figures are stale, which
+after an import are the licences it touched
+(`monitor.services.fee_summary.refresh_stale`; until then their dossiers
+count their fees per view, correct but slower). It lives in memory, not in
+the job store: a missed run is simply the next one.
 
 Production: run `monitor scheduler` (a `BlockingScheduler`) as its own
 process or service, beside gunicorn; never start a scheduler inside
@@ -21,17 +28,26 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.config import fee_cap_tolerance
+from monitor.services.fee_summary import refresh_stale
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "nightly-audit"
+FEE_SUMMARY_JOB_ID = "fee-summary"
 JOBSTORE_TABLE = "apscheduler_jobs"
 MISFIRE_GRACE = dt.timedelta(hours=6)
 
@@ -55,6 +71,17 @@ def scheduled_audit() -> None:
         app.extensions["monitor.engine"].dispose()
 
 
+def refresh_fee_summary(engine: Engine, tolerance: Decimal) -> None:
+    """The fee-summary job: recompute the stale licences' fee figures; a failure is logged."""
+    try:
+        refreshed = refresh_stale(engine, tolerance)
+    except SQLAlchemyError:
+        log.warning("the fee summary refresh failed", exc_info=True)
+        return
+    if refreshed:
+        log.info("fee summary: %d licences recomputed", refreshed)
+
+
 def audit_trigger(app: Flask) -> CronTrigger:
     """The cron trigger from AUDIT_CRON in TIMEZONE."""
     return CronTrigger.from_crontab(
@@ -73,7 +100,7 @@ def build_scheduler(app: Flask, scheduler_class: type[SchedulerT]) -> SchedulerT
     timezone = ZoneInfo(app.config["TIMEZONE"])
     jobstore = SQLAlchemyJobStore(engine=app.extensions["monitor.engine"], tablename=JOBSTORE_TABLE)
     scheduler = scheduler_class(
-        jobstores={"default": jobstore},
+        jobstores={"default": jobstore, "memory": MemoryJobStore()},
         timezone=timezone,
         job_defaults={
             "coalesce": True,
@@ -94,5 +121,13 @@ def build_scheduler(app: Flask, scheduler_class: type[SchedulerT]) -> SchedulerT
         name="Nightly audit (every rule)",
         replace_existing=True,
         **options,
+    )
+    scheduler.add_job(
+        refresh_fee_summary,
+        IntervalTrigger(seconds=int(app.config["FEE_SUMMARY_SECONDS"])),
+        args=[app.extensions["monitor.engine"], fee_cap_tolerance(app.config)],
+        id=FEE_SUMMARY_JOB_ID,
+        name="Fee figures of the licences imported to",
+        jobstore="memory",
     )
     return scheduler

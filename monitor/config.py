@@ -26,7 +26,8 @@ INTEGER_THRESHOLDS = ("OUTLIER_MIN_PLACEMENTS", "DUPLICATE_WORKER_DAYS", "NAME_S
 # Whole numbers that may be 0 (monitor.create_app, the readiness check).
 COUNT_SETTINGS = ("TRUSTED_PROXIES", "ROTATION_DECISIONS", "AUDIT_PARALLEL_WORKERS")
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
-# Whole numbers above 0: request bodies, readiness, sessions, sign-in lockout, deadlines.
+# Whole numbers above 0: request bodies, readiness, sessions, sign-in lockout, deadlines,
+# the fee summary's interval.
 ACCOUNT_SETTINGS = (
     "ANONYMOUS_MAX_CONTENT_LENGTH",
     "READY_AUDIT_HOURS",
@@ -37,6 +38,7 @@ ACCOUNT_SETTINGS = (
     "DEADLINE_DAYS_HIGH",
     "DEADLINE_DAYS_MEDIUM",
     "DEADLINE_DAYS_LOW",
+    "FEE_SUMMARY_SECONDS",
 )
 
 
@@ -65,6 +67,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ANONYMOUS_MAX_CONTENT_LENGTH": 64 * 1024,
         "TIMEZONE": "UTC",
         "AUDIT_CRON": "0 2 * * *",
+        # The scheduler recomputes the dossier's fee figures of the licences an import
+        # touched this often (monitor.services.fee_summary.refresh_stale).
+        "FEE_SUMMARY_SECONDS": 60,
         "OFFICIALS_URL": "",
         "DIGEST_WEBHOOK": "",
         # The decision log's Ed25519 signing key (PEM); empty: a key made on first

@@ -10,7 +10,6 @@ comes from the account, never from the request.
 from __future__ import annotations
 
 import tempfile
-from decimal import Decimal
 from pathlib import Path, PurePath
 
 from sqlalchemy.orm import Session
@@ -40,13 +39,7 @@ def upload_suffix(filename: str | None) -> str:
 
 
 def import_upload(
-    session: Session,
-    upload: FileStorage,
-    *,
-    kind: str,
-    user: User,
-    home_country: str,
-    fee_cap_tolerance: Decimal,
+    session: Session, upload: FileStorage, *, kind: str, user: User, home_country: str
 ) -> ImportReport:
     """Import one uploaded declaration for the partner regulator `user`."""
     if kind not in DECLARATION_KINDS:
@@ -68,7 +61,6 @@ def import_upload(
                 uploader=user.username,
                 filename=filename,
                 uploaded_by_id=user.id,
-                fee_cap_tolerance=fee_cap_tolerance,
             )
         except ImportRequestError as exc:
             raise UploadRefused(str(exc)) from None

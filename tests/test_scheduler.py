@@ -24,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from jobs import rules as rules_package
 from jobs.rules.base import RuleOutcome
 from jobs.scheduler import (
+    FEE_SUMMARY_JOB_ID,
     JOB_ID,
     JOBSTORE_TABLE,
     MISFIRE_GRACE,
@@ -98,7 +99,7 @@ def test_restart_keeps_one_job_and_takes_a_changed_cron(app):
         scheduler.start(paused=True)
         jobs = scheduler.get_jobs()
         scheduler.shutdown()
-    assert [job.id for job in jobs] == [JOB_ID]
+    assert [job.id for job in jobs] == [JOB_ID, FEE_SUMMARY_JOB_ID]
     assert (jobs[0].next_run_time.hour, jobs[0].next_run_time.minute) == (4, 15)
 
 

@@ -345,7 +345,7 @@ def shared(session: Session, name: str, compute: Callable[[], T]) -> T:
     return scope.values[name]
 
 
-def _materialised(connection: Connection, name: str, query: Select) -> sa.Table:
+def materialised(connection: Connection, name: str, query: Select) -> sa.Table:
     """`query`'s rows in a new temporary table `name` (same column types), analysed."""
     table = sa.Table(
         name,
@@ -378,7 +378,7 @@ def fee_facts(session: Session) -> sa.FromClause:
     return shared(
         session,
         "fee_facts",
-        lambda: _materialised(session.connection(), "tmp_fee_facts", query),
+        lambda: materialised(session.connection(), "tmp_fee_facts", query),
     )
 
 

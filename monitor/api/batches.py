@@ -39,7 +39,6 @@ from monitor.api.schemas import (
     UploadSchema,
 )
 from monitor.api.tokens import api_user, authenticate, problem_doc
-from monitor.config import fee_cap_tolerance
 from monitor.services import accounts, declarations
 from monitor.uploads import BATCH_ID_IN_URL, UploadRefused, import_upload
 
@@ -116,7 +115,6 @@ class Batches(MethodView):
                 kind=upload["kind"],
                 user=user,
                 home_country=current_app.config["HOME_COUNTRY"],
-                fee_cap_tolerance=fee_cap_tolerance(current_app.config),
             )
         except UploadRefused as exc:
             return problem(HTTPStatus.UNPROCESSABLE_ENTITY, f"The upload was refused: {exc}.")

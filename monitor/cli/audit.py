@@ -201,13 +201,14 @@ def scheduler_command() -> None:
     """Run the nightly audit schedule in this process (production: its own service)."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from jobs.scheduler import JOB_ID, build_scheduler
+    from jobs.scheduler import FEE_SUMMARY_JOB_ID, JOB_ID, build_scheduler
 
     app: Flask = current_app._get_current_object()
     logs.configure(app.config["LOG_FORMAT"], level=logging.INFO)
     scheduler = build_scheduler(app, BlockingScheduler)
     _stop_on_signals(lambda: scheduler.shutdown(wait=False))
     click.echo(f"Scheduler: {JOB_ID} on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")
+    click.echo(f"Scheduler: {FEE_SUMMARY_JOB_ID} every {app.config['FEE_SUMMARY_SECONDS']} s.")
     scheduler.start()
 
 

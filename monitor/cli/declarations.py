@@ -27,7 +27,6 @@ from flask.cli import with_appcontext
 
 from monitor import db
 from monitor.cli import EXIT_ENVIRONMENT, import_group, needs_database, plural
-from monitor.config import fee_cap_tolerance
 from monitor.exit_codes import IMPORT_EXIT_CODES
 
 # The contract's keys, then the batch and whether the file was sent before.
@@ -100,7 +99,6 @@ def _import(kind: str, file: Path, partner: str, as_json: bool) -> None:
             home_country=current_app.config["HOME_COUNTRY"],
             uploader=cli_user(),
             filename=file.name,
-            fee_cap_tolerance=fee_cap_tolerance(current_app.config),
         )
     except ImportRequestError as exc:
         raise click.BadParameter(str(exc), param_hint="--partner") from None

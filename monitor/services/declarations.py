@@ -48,7 +48,6 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -172,14 +171,10 @@ def import_declaration(
     uploaded_by_id: int | None = None,
     today: dt.date | None = None,
     chunk_rows: int = CHUNK_ROWS,
-    fee_cap_tolerance: Decimal = Decimal("0.005"),
 ) -> ImportReport:
     """Import one declaration file for `partner_country` and commit its batch.
 
     `today` (default: the current date) judges the plausibility of dates.
-    Once the batch is committed, the dossier's fee figures of the licences
-    it touched are computed again at `fee_cap_tolerance` (the setting's
-    value; see `monitor.services.fee_summary`).
     Raises ImportRequestError for an unknown kind or a partner country that
     is not an ISO code other than the home country. Any other error ends in
     a `refused` report (see the module's docstring), never an exception.
@@ -197,16 +192,11 @@ def import_declaration(
     )
     try:
         attempt.sha256 = file_sha256(path)
-        report = _import_file(
+        return _import_file(
             session, attempt, path, home_country, today or dt.date.today(), chunk_rows
         )
     except Exception as exc:  # anything unforeseen still ends in a report
         return _unexpected_failure(session, attempt, exc)
-    if report.stored and report.batch_id is not None and not report.replayed:
-        fee_summary.refresh_after_import(
-            session.get_bind(), report.batch_id, kind, fee_cap_tolerance
-        )
-    return report
 
 
 @dataclass
@@ -368,7 +358,7 @@ def _import_rows(
     batch.rows_skipped = report.skipped
     batch.rows_rejected = report.rows_rejected
     batch.finished_at = utcnow()
-    if report.stored:
+    if report.stored:  # the dossier's fee figures of its licences are stale from its commit
         fee_summary.raise_fee_versions(connection, batch.id, kind)
     return report
 

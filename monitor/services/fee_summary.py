@@ -20,15 +20,16 @@ A row records all three; otherwise the dossier computes the figures itself.
 Whether a row is current never depends on a refresh having run, only how
 fast the dossier is does.
 
-`refresh_corridor_fee_summary` writes the rows: for the licences one batch
-touched, right after its import (`refresh_after_import`, from their own
-fee facts); for every licence at the end of an audit run, from the run's
-fee facts and the versions read as the run started (`snapshot_fee_versions`),
-leaving alone a licence whose version has moved since (an import during the
-run, whose own refresh writes newer rows). Refreshes take turns (a
-PostgreSQL transaction-level advisory lock; SQLite's write lock), so two
-never rewrite one licence's rows at once, and each reads the versions it
-stamps in the same statement, after its turn began, as the facts it reads.
+The rows are written for every licence at the end of an audit run
+(`refresh_corridor_fee_summary`, from the run's fee facts and the stamps
+read as the run started: `snapshot_fee_stamps`; a licence whose version
+has moved since keeps its rows), and for the licences whose rows are
+stale by the scheduler's `fee-summary` job every FEE_SUMMARY_SECONDS
+(`refresh_stale`: after an import, only the licences it touched). Each
+reads the facts and the stamps it writes in one snapshot, then replaces
+rows in a short writer transaction; writers take turns (a PostgreSQL
+transaction-level advisory lock; SQLite's write lock), so a licence's
+rows are always replaced as a whole, by one consistent set.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from jobs.rules.common import HALF_CENT, Licences, of_licences, placement_fee_facts
+from jobs.rules.common import HALF_CENT, materialised, placement_fee_facts
 from monitor import db
 from monitor.models import (
     Agreement,
@@ -240,63 +241,118 @@ def snapshot_fee_stamps(connection: Connection) -> StartedStamps:
     return StartedStamps(versions=table, last_change_id=int(last_change))
 
 
-def refresh_after_import(
-    bind: Engine | Connection, batch_id: int, kind: str, fee_cap_tolerance: Decimal
-) -> None:
-    """Rewrite the summary rows of the licences a committed batch touched, in a
-    transaction of its own; a failure is only logged (their rows look stale, so the
-    dossier computes their figures itself until the next audit run)."""
-    try:
-        with db.write_transaction(bind) as connection:
-            refreshed = refresh_corridor_fee_summary(
-                connection,
-                fee_cap_tolerance=fee_cap_tolerance,
-                licences=batch_licences(batch_id, kind),
-            )
-        log.info("fee summary of batch %s's licences: %d rows", batch_id, refreshed)
-    except sa.exc.SQLAlchemyError:
-        log.warning("the fee summary after batch %s failed", batch_id, exc_info=True)
-
-
 def refresh_corridor_fee_summary(
     connection: Connection,
     *,
-    fee_cap_tolerance: Decimal = Decimal("0.005"),
-    licences: Licences = None,
-    facts: sa.FromClause | None = None,
-    started: StartedStamps | None = None,
-) -> int:
-    """Rewrite `corridor_fee_summary`, set-based, in the caller's writer transaction;
-    returns the rows written.
+    fee_cap_tolerance: Decimal,
+    facts: sa.FromClause,
+    started: StartedStamps,
+) -> None:
+    """An audit run's rewrite of every licence's rows, in the caller's writer transaction.
 
-    `licences` (a licence number or a SELECT of them; None: every licence)
-    are recomputed from their fee facts and stamped with what they depend
-    on now. An audit run passes its `facts` (`tmp_fee_facts`, read during
-    the run) and `started` (`snapshot_fee_stamps()` as it began): every
-    licence is rewritten from those facts with those stamps, except a
-    licence whose fee version has moved since (its rows are kept).
+    The rows are computed from the run's `facts` (`tmp_fee_facts`) and
+    stamped with `started` (`snapshot_fee_stamps()` as the run began). A
+    licence whose fee version has moved since (an import during the run)
+    keeps its rows: the facts may predate that import.
     """
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_REFRESH_LOCK_KEY)))
-    if started is None:
-        facts = placement_fee_facts(placements_without_fees=True, licences=licences).subquery(
-            "facts"
+    stamps = started.versions
+    moved = (
+        sa.select(versions.c.licence_no)
+        .outerjoin(stamps, stamps.c.licence_no == versions.c.licence_no)
+        .where(sa.func.coalesce(stamps.c.version, 0) != versions.c.version)
+    )
+    rows = _summary_rows(
+        facts, stamps, sa.literal(started.last_change_id), fee_cap_tolerance
+    ).where(facts.c.licence_no.not_in(moved))
+    _replace_rows(connection, rows, summary.c.licence_no.not_in(moved))
+
+
+def stale_licences(fee_cap_tolerance: Decimal) -> sa.CompoundSelect:
+    """The licences whose summary rows are not current, and those an import touched
+    that have none yet (`licence_no`)."""
+    current_version = sa.func.coalesce(
+        sa.select(versions.c.version)
+        .where(versions.c.licence_no == summary.c.licence_no)
+        .scalar_subquery(),
+        0,
+    )
+    with_stale_rows = sa.select(summary.c.licence_no).where(
+        sa.or_(
+            summary.c.facts_version != current_version,
+            summary.c.last_change_id != fee_registry_change_query(),
+            summary.c.fee_cap_tolerance != str(fee_cap_tolerance),
         )
-        stamps: sa.FromClause = versions
-        last_change: sa.ColumnElement[int] = fee_registry_change_query()
-        moved = sa.select(versions.c.licence_no).where(sa.false())
-    else:
-        assert facts is not None and licences is None, "an audit run refreshes every licence"
-        stamps = started.versions
-        last_change = sa.literal(started.last_change_id)
-        moved = (
-            sa.select(versions.c.licence_no)
-            .outerjoin(stamps, stamps.c.licence_no == versions.c.licence_no)
-            .where(sa.func.coalesce(stamps.c.version, 0) != versions.c.version)
-        )
+    )
+    without_rows = sa.select(versions.c.licence_no).where(
+        ~sa.exists().where(summary.c.licence_no == versions.c.licence_no)
+    )
+    return sa.union(with_stale_rows, without_rows)
+
+
+def refresh_stale(engine: Engine, fee_cap_tolerance: Decimal) -> int:
+    """Recompute the rows of every stale licence (`stale_licences`); how many there were.
+
+    One snapshot reads which licences are stale, their fee facts and their
+    stamps into temporary tables; a short writer transaction then replaces
+    those licences' rows. A licence imported to meanwhile is stale again
+    and is taken by the next call.
+    """
+    with engine.connect() as connection:
+        try:
+            with db.snapshot_transaction(connection):
+                stale = materialised(
+                    connection, "tmp_stale_licences", stale_licences(fee_cap_tolerance)
+                )
+                count = connection.execute(
+                    sa.select(sa.func.count()).select_from(stale)
+                ).scalar_one()
+                if count:
+                    facts = placement_fee_facts(
+                        placements_without_fees=True, licences=sa.select(stale.c.licence_no)
+                    ).subquery("facts")
+                    fresh = _fresh_rows_table()
+                    fresh.create(connection)
+                    rows = _summary_rows(
+                        facts, versions, fee_registry_change_query(), fee_cap_tolerance
+                    )
+                    connection.execute(
+                        fresh.insert().from_select([c.name for c in rows.selected_columns], rows)
+                    )
+            if count:
+                with db.write_transaction(connection):
+                    _replace_rows(
+                        connection,
+                        sa.select(fresh),
+                        summary.c.licence_no.in_(sa.select(stale.c.licence_no)),
+                    )
+        finally:
+            with connection.begin():
+                for name in ("tmp_stale_licences", "tmp_fresh_fee_summary"):
+                    connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+    return count
+
+
+def _fresh_rows_table() -> sa.Table:
+    """A temporary table with the columns of `corridor_fee_summary` but its id."""
+    return sa.Table(
+        "tmp_fresh_fee_summary",
+        sa.MetaData(),
+        *(sa.Column(column.name, column.type) for column in summary.columns if column.name != "id"),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _summary_rows(
+    facts: sa.FromClause,
+    stamps: sa.FromClause,
+    last_change: sa.ColumnElement[int],
+    fee_cap_tolerance: Decimal,
+) -> sa.Select[Any]:
+    """The `corridor_fee_summary` rows of `facts`, each licence's stamped with its
+    version in `stamps` (0 when it has none) and `last_change`."""
     version = sa.func.coalesce(stamps.c.version, 0)
     year = year_of(facts.c.deployment_date).label("year")
-    query = (
+    return (
         sa.select(
             facts.c.licence_no,
             facts.c.agreement_id,
@@ -307,14 +363,20 @@ def refresh_corridor_fee_summary(
             sa.literal(str(fee_cap_tolerance)).label("fee_cap_tolerance"),
         )
         .select_from(facts.outerjoin(stamps, stamps.c.licence_no == facts.c.licence_no))
-        .where(facts.c.licence_no.not_in(moved))
         .group_by(facts.c.licence_no, facts.c.agreement_id, year, version)
     )
-    rewritten = sa.true() if licences is None else of_licences(summary.c.licence_no, licences)
-    connection.execute(sa.delete(summary).where(rewritten, summary.c.licence_no.not_in(moved)))
-    return connection.execute(
-        sa.insert(summary).from_select([column.name for column in query.selected_columns], query)
-    ).rowcount
+
+
+def _replace_rows(
+    connection: Connection, rows: sa.Select[Any], replaced: sa.ColumnElement[bool]
+) -> None:
+    """Delete the summary rows `replaced` selects and insert `rows`, after taking the
+    writers' turn (the caller's writer transaction)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_REFRESH_LOCK_KEY)))
+    connection.execute(sa.delete(summary).where(replaced))
+    columns = [column.name for column in rows.selected_columns]
+    connection.execute(sa.insert(summary).from_select(columns, rows))
 
 
 def _usd(value: float | None) -> Decimal | None:

@@ -33,7 +33,6 @@ from wtforms import SelectChoice, SelectField
 
 from monitor import db
 from monitor.auth import any_role_required, current_scope, partner_required
-from monitor.config import fee_cap_tolerance
 from monitor.services import declarations
 from monitor.uploads import BATCH_ID_IN_URL, DECLARATION_KINDS, UploadRefused, import_upload
 from validators.codes import countries
@@ -96,7 +95,6 @@ def upload() -> str | Response | tuple[str, int]:
                 kind=form.kind.data,
                 user=current_user,
                 home_country=current_app.config["HOME_COUNTRY"],
-                fee_cap_tolerance=fee_cap_tolerance(current_app.config),
             )
         except UploadRefused as exc:
             form.file.errors.append(str(exc))
