@@ -23,7 +23,9 @@ made from them). The benchmark then:
    production section runs it) with a Redis rate-limit store shared by the
    workers and `MONITOR_TRUSTED_PROXIES=1`: each simulated client sends
    its own `X-Forwarded-For` address, as it would behind the ministry's
-   proxy, so the per-client limits count per client;
+   proxy, so the per-client limits count per client; and `monitor
+   scheduler` beside it, whose fee-summary job recomputes the dossier figures
+   of the licences the upload touched (its lines are printed at the end);
 3. runs, with locust, for DURATION seconds: STAFF signed-in users (through
    the real sign-in form) browsing the dashboard, the case queue (first
    page, a deep page, filtered), dossiers and flag pages and commenting on
@@ -223,10 +225,22 @@ def start_gunicorn(args: argparse.Namespace, log: Path) -> subprocess.Popen:
     raise SystemExit(f"gunicorn did not answer /healthz within 2 minutes; see {log}")
 
 
-def cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU seconds so far of gunicorn (master and workers), PostgreSQL's processes,
-    this process (locust), the upload and audit commands it starts and the whole machine
-    (busy time over all cores)."""
+def start_scheduler(args: argparse.Namespace, log: Path) -> subprocess.Popen:
+    """`monitor scheduler` beside gunicorn, as production runs it: its fee-summary job
+    recomputes the dossier figures of the licences the upload touched (the nightly
+    audit is moved to 1 January, so that only the benchmark's own audit runs)."""
+    return subprocess.Popen(
+        [str(BIN / "monitor"), "scheduler"],
+        env={**server_environment(args), "MONITOR_AUDIT_CRON": "0 2 1 1 *"},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def cpu_seconds(server_pid: int, scheduler_pid: int) -> dict[str, float]:
+    """CPU seconds so far of gunicorn (master and workers), the scheduler, PostgreSQL's
+    processes, this process (locust), the upload and audit commands it starts and the
+    whole machine (busy time over all cores)."""
     import psutil
 
     def used(process: psutil.Process) -> float:
@@ -243,11 +257,12 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
     commands = [
         process
         for child in this.children()
-        if child.pid != server_pid
+        if child.pid not in (server_pid, scheduler_pid)
         for process in (child, *child.children(recursive=True))
     ]
     return {
         "gunicorn": used(server) + sum(used(child) for child in server.children(recursive=True)),
+        "scheduler": used(psutil.Process(scheduler_pid)),
         "PostgreSQL": sum(used(process) for process in postgres),
         "locust": used(this),
         # Running commands from psutil, finished ones from the kernel's account of them.
@@ -261,7 +276,7 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
 # --- 3. the users (locust) ---
 
 
-def run_load(args: argparse.Namespace, targets: dict, server_pid: int) -> int:
+def run_load(args: argparse.Namespace, targets: dict, server_pid: int, scheduler_pid: int) -> int:
     """Run the users, the upload and the audit; print the figures; 0 when every target is met."""
     import re
 
@@ -407,7 +422,7 @@ def run_load(args: argparse.Namespace, targets: dict, server_pid: int) -> int:
         f"slowest {sign_in.max_response_time:.0f} ms"
     )
     environment.stats.reset_all()
-    cpu_before, started = cpu_seconds(server_pid), time.monotonic()
+    cpu_before, started = cpu_seconds(server_pid, scheduler_pid), time.monotonic()
     monitor = str(BIN / "monitor")
     jobs = []
     if not args.skip_upload:
@@ -426,7 +441,7 @@ def run_load(args: argparse.Namespace, targets: dict, server_pid: int) -> int:
             gevent.spawn(timed_command, "audit", AUDIT_AFTER_S, [monitor, "audit", "run"], {})
         )
     gevent.sleep(args.duration)
-    cpu_after, elapsed = cpu_seconds(server_pid), time.monotonic() - started
+    cpu_after, elapsed = cpu_seconds(server_pid, scheduler_pid), time.monotonic() - started
     runner.quit()
     gevent.joinall(jobs)
     print(
@@ -524,11 +539,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     targets = json.loads(prepared.stdout.strip().splitlines()[-1])
     server = start_gunicorn(args, args.workdir / "gunicorn.log")
+    scheduler_log = args.workdir / "scheduler.log"
+    scheduler = start_scheduler(args, scheduler_log)
     try:
-        return run_load(args, targets, server.pid)
+        return run_load(args, targets, server.pid, scheduler.pid)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (scheduler, server):
+            process.terminate()
+            process.wait(timeout=60)
+        for line in scheduler_log.read_text(encoding="utf-8").splitlines():
+            if "fee summary" in line:
+                print(f"scheduler: {line}")
 
 
 if __name__ == "__main__":

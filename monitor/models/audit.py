@@ -201,9 +201,9 @@ class CorridorFeeSummary(Base):
     """The dossier's fees against the cap, per licence, corridor and deployment year.
 
     The rows `monitor.services.fee_summary.corridor_fees` computes, kept by
-    `monitor.services.fee_summary.refresh_corridor_fee_summary`: for every
-    licence at the end of every audit run, for the licences a batch touched
-    right after its import. Each row keeps what it was computed from: the
+    `monitor.services.fee_summary`: for every licence at the end of every
+    audit run, and for the licences a batch touched by the scheduler's
+    `fee-summary` job soon after its import. Each row keeps what it was computed from: the
     licence's `LicenceFeeVersion` then, the newest change of the agreements,
     fee rules or exchange rates, and the fee-cap tolerance; the dossier reads
     these rows only while all three still match, and computes the figures

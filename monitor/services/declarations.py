@@ -15,6 +15,10 @@ Guarantees:
 - All-or-nothing: the batch row, its rejections and its valid rows are
   written in ONE transaction, committed at the end. A process killed
   mid-import leaves nothing, and importing the file again completes it.
+- A stored batch raises, in its own transaction, the fee version of every
+  licence it touched (`monitor.services.fee_summary.raise_fee_versions`):
+  from its commit those dossiers count their fees per view until the
+  scheduler's `fee-summary` job has recomputed them.
 - Re-sending a file (same partner, kind and SHA-256) returns the earlier
   batch's outcome (`replayed=True`) and stores nothing new.
 - A refused file (encoding, separator, columns, no data rows, unreadable
