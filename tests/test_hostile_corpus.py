@@ -136,7 +136,12 @@ def test_a_hostile_file_gets_a_report_and_leaves_only_its_valid_rows(
         "import_batches": before["import_batches"] + 1,
         "placements": before["placements"] + case.stored,
         "batch_rejections": before["batch_rejections"] + len(case.rejected),
+        # one fee version per licence the stored rows name (none held before)
+        "licence_fee_versions": session.scalar(
+            sa.select(sa.func.count(sa.distinct(Placement.licence_no)))
+        ),
     }
+    assert before["licence_fee_versions"] == 0
     assert _counts(engine) == expected
 
     if name == "sql_and_html.csv":  # stored as sent, as harmless text
