@@ -17,19 +17,13 @@ from jobs.rules.common import placement_fee_facts
 from monitor import db
 from monitor.models import CorridorFeeSummary, LicenceFeeVersion, RegistryChange
 from monitor.services import fee_summary
-from monitor.services.declarations import import_declaration
 from monitor.services.dossier import agency_dossier
 from monitor.services.fee_summary import corridor_fees, current_summary, refresh_stale
-from tests.workspace_world import AGREEMENT, DEPLOYED, LICENCE, PARTNER, TODAY, build_world
+from tests.workspace_world import AGREEMENT, DEPLOYED, LICENCE, TODAY, build_world, import_rows
 
 TOLERANCE = Decimal("0.005")
 WIDER = Decimal("0.01")
 UNREGISTERED = "L-0999"  # placements are stored for a licence the registry does not know
-PLACEMENT_HEADER = (
-    "placement_id,worker_ref,licence_no,agreement_id,occupation,employer_name,"
-    "deployment_date,monthly_wage,wage_currency"
-)
-FEE_HEADER = "fee_id,placement_id,category,amount,currency,paid_date,reported_by"
 
 
 @pytest.fixture
@@ -43,21 +37,7 @@ def world(session, factory, tmp_path):
 
 
 def _import(session, tmp_path, kind: str, rows: list[str]) -> int:
-    """Import `rows` through the real declaration import; the batch id."""
-    header = PLACEMENT_HEADER if kind == "placements" else FEE_HEADER
-    path = tmp_path / f"{kind}-{rows[0].split(',')[0]}.csv"
-    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    report = import_declaration(
-        session,
-        kind=kind,
-        path=path,
-        partner_country=PARTNER,
-        home_country="NP",
-        uploader="mia",
-        today=TODAY,
-    )
-    assert report.status == "stored", report.to_json()
-    return report.batch_id
+    return import_rows(session, tmp_path / f"{kind}-{rows[0].split(',')[0]}.csv", kind, rows)
 
 
 def _placement(placement_id: str, licence_no: str = LICENCE) -> str:

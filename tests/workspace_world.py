@@ -56,9 +56,30 @@ class World:
     official_flag_id: int  # COI_OFFICIAL_LINK of the owner
 
 
-def _write(path: Path, header: str, rows: list[str]) -> Path:
-    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    return path
+HEADERS = {
+    "placements": (
+        "placement_id,worker_ref,licence_no,agreement_id,occupation,employer_name,"
+        "deployment_date,monthly_wage,wage_currency"
+    ),
+    "fees": "fee_id,placement_id,category,amount,currency,paid_date,reported_by",
+}
+
+
+def import_rows(session: Session, path: Path, kind: str, rows: list[str]) -> int:
+    """Write `rows` under the kind's header to `path` and import them for PARTNER
+    through the real declaration import; the batch id (the file must be stored)."""
+    path.write_text(HEADERS[kind] + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    report = import_declaration(
+        session,
+        kind=kind,
+        path=path,
+        partner_country=PARTNER,
+        home_country="NP",
+        uploader="mia",
+        today=TODAY,
+    )
+    assert report.status == "stored", report.to_json()
+    return report.batch_id
 
 
 def build_world(
@@ -88,10 +109,6 @@ def build_world(
     )
     session.commit()
 
-    header = (
-        "placement_id,worker_ref,licence_no,agreement_id,occupation,employer_name,"
-        "deployment_date,monthly_wage,wage_currency"
-    )
     rows = [
         f"P-{n:05d},W-{n:05d},{LICENCE},{AGREEMENT},9111,Employer {n},{DEPLOYED},1500,USD"
         for n in range(1, placements + 1)
@@ -100,27 +117,8 @@ def build_world(
     for n in range(1, placements + 1):
         fee_rows.append(f"F-A-{n:05d},P-{n:05d},recruitment_fee,500,USD,2025-02-10,agency")
         fee_rows.append(f"F-W-{n:05d},P-{n:05d},recruitment_fee,650,USD,2025-02-10,worker")
-    for kind, path in (
-        ("placements", _write(tmp_path / "placements.csv", header, rows)),
-        (
-            "fees",
-            _write(
-                tmp_path / "fees.csv",
-                "fee_id,placement_id,category,amount,currency,paid_date,reported_by",
-                fee_rows,
-            ),
-        ),
-    ):
-        report = import_declaration(
-            session,
-            kind=kind,
-            path=path,
-            partner_country=PARTNER,
-            home_country="NP",
-            uploader="mia",
-            today=TODAY,
-        )
-        assert report.status == "stored", report.to_json()
+    import_rows(session, tmp_path / "placements.csv", "placements", rows)
+    import_rows(session, tmp_path / "fees.csv", "fees", fee_rows)
 
     result = run_audit(factory, AuditSettings(), trigger="manual", today=TODAY)
     assert result.status == "succeeded", result.error
