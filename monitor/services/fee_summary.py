@@ -227,16 +227,7 @@ class StartedStamps:
 def snapshot_fee_stamps(connection: Connection) -> StartedStamps:
     """The fee versions now, copied into the temporary table `tmp_fee_versions`, and the
     newest fee-registry change (inside the caller's snapshot transaction)."""
-    table = sa.Table(
-        "tmp_fee_versions",
-        sa.MetaData(),
-        sa.Column("licence_no", sa.String(64), primary_key=True),
-        sa.Column("version", sa.BigInteger, nullable=False),
-        prefixes=["TEMPORARY"],
-    )
-    connection.execute(sa.schema.DropTable(table, if_exists=True))
-    table.create(connection)
-    connection.execute(table.insert().from_select(["licence_no", "version"], sa.select(versions)))
+    table = materialised(connection, "tmp_fee_versions", sa.select(versions))
     last_change = connection.execute(sa.select(fee_registry_change_query())).scalar_one()
     return StartedStamps(versions=table, last_change_id=int(last_change))
 
@@ -297,6 +288,8 @@ def refresh_stale(engine: Engine, fee_cap_tolerance: Decimal) -> int:
     those licences' rows. A licence imported to meanwhile is stale again
     and is taken by the next call.
     """
+    stale = sa.Table("tmp_stale_licences", sa.MetaData(), prefixes=["TEMPORARY"])
+    fresh = _fresh_rows_table()
     with engine.connect() as connection:
         try:
             with db.snapshot_transaction(connection):
@@ -310,7 +303,6 @@ def refresh_stale(engine: Engine, fee_cap_tolerance: Decimal) -> int:
                     facts = placement_fee_facts(
                         placements_without_fees=True, licences=sa.select(stale.c.licence_no)
                     ).subquery("facts")
-                    fresh = _fresh_rows_table()
                     fresh.create(connection)
                     rows = _summary_rows(
                         facts, versions, fee_registry_change_query(), fee_cap_tolerance
@@ -327,8 +319,8 @@ def refresh_stale(engine: Engine, fee_cap_tolerance: Decimal) -> int:
                     )
         finally:
             with connection.begin():
-                for name in ("tmp_stale_licences", "tmp_fresh_fee_summary"):
-                    connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+                for table in (stale, fresh):
+                    connection.execute(sa.schema.DropTable(table, if_exists=True))
     return count
 
 
