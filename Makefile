@@ -29,10 +29,13 @@ run: install
 	$(BIN)/monitor serve --host $(HOST) --port $(PORT)
 
 # The long fault runs (marker `long`: SIGKILL, a PostgreSQL restart, races) are left
-# out here and run by `make test-long`; .ci/run calls both.
+# out here and run by `make test-long`; .ci/run calls both. `make test` spreads the tests
+# over one pytest-xdist worker per core (TEST_WORKERS=0 runs them in one process); the
+# long runs time races and kill processes, so they run one at a time.
+TEST_WORKERS ?= auto
 test: install-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not long" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not long" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-long: install-test
 	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
