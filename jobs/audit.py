@@ -56,13 +56,13 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Flask
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,7 +72,7 @@ from jobs.flag_store import FlagStore
 from jobs.lock import LockHolder, RunLock
 from jobs.officials_refresh import refresh_officials
 from jobs.rules.base import AuditSettings
-from jobs.rules.common import audit_run_scope, fee_facts
+from jobs.rules.common import audit_run_scope, dropped_at_run_end, fee_facts
 from monitor import db
 from monitor.memory import garbage_collection_paused
 from monitor.models import AuditRun
@@ -217,15 +217,17 @@ def run_audit(
         lock.release()
 
 
-def run_configured_audit(app: Flask, *, trigger: str) -> AuditRunResult:
-    """`run_audit` with the app's settings: thresholds, officials URL, digest webhook,
+def run_configured_audit(
+    session_factory: sessionmaker[Session], config: Mapping[str, Any], *, trigger: str
+) -> AuditRunResult:
+    """`run_audit` with the monitor's settings (`config`: the app's, or
+    `monitor.config.from_environment()`): thresholds, officials URL, digest webhook,
     assignment and the PostgreSQL parallel workers.
 
     "Today" is the date in the configured TIMEZONE.
     """
-    config = app.config
     return run_audit(
-        app.extensions["monitor.sessionmaker"],
+        session_factory,
         AuditSettings.from_config(config),
         trigger=trigger,
         today=dt.datetime.now(ZoneInfo(config["TIMEZONE"])).date(),
@@ -332,6 +334,7 @@ def _run_locked(
         ):
             with db.snapshot_transaction(connection):
                 stamps = snapshot_fee_stamps(connection)  # before any fee facts are read
+                dropped_at_run_end(stamps.versions)
             for rule in rule_modules:
                 outcome = _run_rule(connection, store, settings, rule, run_id=run_id, today=today)
                 result.rules.append(outcome)

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -37,10 +38,11 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from flask import Flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
 
+from monitor import config, db
 from monitor.config import fee_cap_tolerance
 from monitor.services.fee_summary import refresh_stale
 
@@ -55,20 +57,20 @@ SchedulerT = TypeVar("SchedulerT", bound=BaseScheduler)
 
 
 def scheduled_audit() -> None:
-    """The job: a fresh app (settings from the environment), one audit, then clean up.
+    """The job: the settings from the environment, a fresh engine, one audit, then clean up.
 
     Module-level and importable: the job store keeps a reference to it.
     """
     from jobs.audit import run_configured_audit
-    from monitor import create_app
 
-    app = create_app()
+    settings = config.from_environment()
+    engine = db.make_engine(settings["DATABASE_URL"])
     try:
-        with app.app_context():
-            result = run_configured_audit(app, trigger="scheduled")
+        session_factory = sessionmaker(engine, expire_on_commit=False)
+        result = run_configured_audit(session_factory, settings, trigger="scheduled")
         log.info("scheduled audit run %s: %s", result.run_id, result.status)
     finally:
-        app.extensions["monitor.engine"].dispose()
+        engine.dispose()
 
 
 def refresh_fee_summary(engine: Engine, tolerance: Decimal) -> None:
@@ -82,23 +84,24 @@ def refresh_fee_summary(engine: Engine, tolerance: Decimal) -> None:
         log.info("fee summary: %d licences recomputed", refreshed)
 
 
-def audit_trigger(app: Flask) -> CronTrigger:
+def audit_trigger(settings: Mapping[str, Any]) -> CronTrigger:
     """The cron trigger from AUDIT_CRON in TIMEZONE."""
-    return CronTrigger.from_crontab(
-        app.config["AUDIT_CRON"], timezone=ZoneInfo(app.config["TIMEZONE"])
-    )
+    return CronTrigger.from_crontab(settings["AUDIT_CRON"], timezone=ZoneInfo(settings["TIMEZONE"]))
 
 
-def build_scheduler(app: Flask, scheduler_class: type[SchedulerT]) -> SchedulerT:
-    """A scheduler (not started) holding the nightly audit job in the database job store.
+def build_scheduler(
+    settings: Mapping[str, Any], engine: Engine, scheduler_class: type[SchedulerT]
+) -> SchedulerT:
+    """A scheduler (not started) holding the nightly audit job in the database job store
+    (on `engine`, the monitor's database) and the fee-summary job.
 
     When the stored job's next run time has passed (the service was down
     at that time), it is kept, so the scheduler runs the missed audit once
     at start-up if within the grace time; otherwise the next run time
     comes from the (possibly changed) cron setting.
     """
-    timezone = ZoneInfo(app.config["TIMEZONE"])
-    jobstore = SQLAlchemyJobStore(engine=app.extensions["monitor.engine"], tablename=JOBSTORE_TABLE)
+    timezone = ZoneInfo(settings["TIMEZONE"])
+    jobstore = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)
     scheduler = scheduler_class(
         jobstores={"default": jobstore, "memory": MemoryJobStore()},
         timezone=timezone,
@@ -108,7 +111,7 @@ def build_scheduler(app: Flask, scheduler_class: type[SchedulerT]) -> SchedulerT
             "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
         },
     )
-    trigger = audit_trigger(app)
+    trigger = audit_trigger(settings)
     options = {}
     stored = jobstore.lookup_job(JOB_ID)
     missed = stored.next_run_time if stored is not None else None
@@ -124,8 +127,8 @@ def build_scheduler(app: Flask, scheduler_class: type[SchedulerT]) -> SchedulerT
     )
     scheduler.add_job(
         refresh_fee_summary,
-        IntervalTrigger(seconds=int(app.config["FEE_SUMMARY_SECONDS"])),
-        args=[app.extensions["monitor.engine"], fee_cap_tolerance(app.config)],
+        IntervalTrigger(seconds=int(settings["FEE_SUMMARY_SECONDS"])),
+        args=[engine, fee_cap_tolerance(settings)],
         id=FEE_SUMMARY_JOB_ID,
         name="Fee figures of the licences imported to",
         jobstore="memory",

@@ -15,7 +15,6 @@ script starts faster).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +25,16 @@ from monitor import config, db, logs
 
 def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -> Flask:
     """Create and configure the monitor's Flask app (`web=False`: its commands only)."""
-    project_root = Path(__file__).resolve().parent.parent
     app = Flask(
         __name__,
         instance_relative_config=True,
-        instance_path=os.environ.get("MONITOR_INSTANCE_PATH") or str(project_root / "instance"),
-        template_folder=str(project_root / "templates"),
+        instance_path=config.instance_path(),
+        template_folder=str(config.PROJECT_ROOT / "templates"),
     )
-    app.config.from_mapping(config.defaults(app.instance_path))
-    app.config.from_prefixed_env("MONITOR")
+    app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
-    config.check(app.config)
+        config.check(app.config)
     if app.config["LOG_FORMAT"] == "json":
         logs.configure("json")
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -1,20 +1,27 @@
-"""Settings: their defaults and checks.
+"""Settings: their defaults, the environment and their checks.
 
 Every setting can be given as a `MONITOR_<NAME>` environment variable
 (`MONITOR_DATABASE_URL`, `MONITOR_HOME_COUNTRY`, ...). Audit thresholds
 default to the values of the data contract (docs/contract.md).
+`from_environment()` reads them the way the web app does, for the
+scheduled audit, which runs without the app.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from flask import Config
+
 from monitor.logs import LOG_FORMATS
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DECIMAL_THRESHOLDS = (
     "FEE_CAP_TOLERANCE",
@@ -105,6 +112,21 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Birth dates that confirm nothing (contract: "a placeholder"), comma-separated.
         "PLACEHOLDER_BIRTH_DATES": "1900-01-01,1970-01-01",
     }
+
+
+def instance_path() -> str:
+    """The instance folder: MONITOR_INSTANCE_PATH, or `instance/` beside the code."""
+    return os.environ.get("MONITOR_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+
+
+def from_environment(instance: str | None = None) -> Config:
+    """The defaults, overridden by the `MONITOR_*` environment variables (each read as
+    JSON when it parses, as Flask's `from_prefixed_env`), checked."""
+    settings = Config(PROJECT_ROOT)
+    settings.from_mapping(defaults(instance or instance_path()))
+    settings.from_prefixed_env("MONITOR")
+    check(settings)
+    return settings
 
 
 def fee_cap_tolerance(config: Mapping[str, Any]) -> Decimal:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
 if TYPE_CHECKING:
@@ -153,6 +153,12 @@ def session(app: Flask) -> Iterator[Session]:
     """A session on the test database (commit freely: tables are emptied afterwards)."""
     with app.extensions["monitor.sessionmaker"]() as db_session:
         yield db_session
+
+
+@pytest.fixture
+def factory(app: Flask) -> sessionmaker[Session]:
+    """The app's session factory: what the audit, the jobs and the imports take."""
+    return app.extensions["monitor.sessionmaker"]
 
 
 @pytest.fixture

@@ -68,11 +68,6 @@ def world(monkeypatch):
     return state
 
 
-@pytest.fixture
-def factory(app):
-    return app.extensions["monitor.sessionmaker"]
-
-
 def flags_by_subject(session, rule: str) -> dict[str, Flag]:
     session.expire_all()
     return {
@@ -441,7 +436,7 @@ def test_postgresql_audit_queries_run_without_parallel_workers_when_set(
     run_audit(factory, SETTINGS, trigger="manual", today=DAY1, parallel_workers=0)
     run_audit(factory, SETTINGS, trigger="manual", today=DAY2)  # None: the server's
     assert seen == ["0", server]
-    run_configured_audit(app, trigger="manual")  # MONITOR_AUDIT_PARALLEL_WORKERS: 0
+    run_configured_audit(factory, app.config, trigger="manual")  # AUDIT_PARALLEL_WORKERS: 0
     assert seen[-1] == "0"
     with engine.connect() as connection:  # put back on the pooled connection
         assert (

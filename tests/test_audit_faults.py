@@ -83,11 +83,6 @@ def plain_rule(code: str, findings: Callable[[], list[Finding]]) -> types.Module
     return module
 
 
-@pytest.fixture
-def factory(app):
-    return app.extensions["monitor.sessionmaker"]
-
-
 def use_rules(monkeypatch, *rules: types.ModuleType) -> None:
     monkeypatch.setattr(rules_package, "discover_rules", lambda: (list(rules), {}))
 

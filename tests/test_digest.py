@@ -68,11 +68,6 @@ def findings(monkeypatch) -> dict[str, list[Finding]]:
     return state
 
 
-@pytest.fixture
-def factory(app):
-    return app.extensions["monitor.sessionmaker"]
-
-
 def finding(pid: str) -> Finding:
     return Finding("L-7", {"placement_id": pid}, {"cap_usd": "0.00", "agency_total_usd": "80.00"})
 

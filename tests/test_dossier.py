@@ -16,11 +16,6 @@ from tests.workspace_world import AGREEMENT, LICENCE, NAME, OWNER, TODAY, build_
 
 
 @pytest.fixture
-def factory(app):
-    return app.extensions["monitor.sessionmaker"]
-
-
-@pytest.fixture
 def world(session, factory, tmp_path):
     return build_world(session, factory, tmp_path, placements=3)
 

@@ -13,22 +13,17 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from jobs.rules.common import placement_fee_facts
 from monitor import db
 from monitor.models import CorridorFeeSummary, LicenceFeeVersion, RegistryChange
 from monitor.services import fee_summary
 from monitor.services.dossier import agency_dossier
+from monitor.services.fee_facts import placement_fee_facts
 from monitor.services.fee_summary import corridor_fees, current_summary, refresh_stale
 from tests.workspace_world import AGREEMENT, DEPLOYED, LICENCE, TODAY, build_world, import_rows
 
 TOLERANCE = Decimal("0.005")
 WIDER = Decimal("0.01")
 UNREGISTERED = "L-0999"  # placements are stored for a licence the registry does not know
-
-
-@pytest.fixture
-def factory(app):
-    return app.extensions["monitor.sessionmaker"]
 
 
 @pytest.fixture

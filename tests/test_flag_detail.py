@@ -9,16 +9,14 @@ import pytest
 import sqlalchemy as sa
 
 from jobs.audit import run_audit
+from jobs.rules import all_rules, rule_definitions
 from jobs.rules.base import AuditSettings
 from monitor.models import Flag, ImportBatch
-from monitor.services.flag_detail import evidence_rows, flag_detail, rule_codes, rule_definition
+from monitor.services.flag_detail import definition_of, evidence_rows, flag_detail
 from tests.rules.helpers import add_fee, add_placement
 from tests.workspace_world import AGREEMENT, LICENCE, OWNER, PARTNER, TODAY, build_world
 
-
-@pytest.fixture
-def factory(app):
-    return app.extensions["monitor.sessionmaker"]
+DEFINITIONS = rule_definitions()
 
 
 @pytest.fixture
@@ -31,7 +29,7 @@ def _batch_ids(session) -> dict[str, int]:
 
 
 def test_over_cap_flag_in_full(session, world):
-    detail = flag_detail(session, world.over_cap_flag_id)
+    detail = flag_detail(session, world.over_cap_flag_id, definitions=DEFINITIONS)
 
     assert detail is not None
     assert detail.rule == "FEE_OVER_CAP"
@@ -68,7 +66,7 @@ def test_over_cap_flag_in_full(session, world):
 
 
 def test_conflict_flag_has_no_cap_and_no_declaration_rows(session, world):
-    detail = flag_detail(session, world.official_flag_id)
+    detail = flag_detail(session, world.official_flag_id, definitions=DEFINITIONS)
 
     assert detail.definition.startswith("A person of an agency is a public official")
     assert detail.cap is None and detail.placements == [] and detail.related == []
@@ -90,7 +88,7 @@ def test_worker_flag_lists_the_workers_placements_and_their_flags(session, facto
     run_audit(factory, AuditSettings(), trigger="manual", today=TODAY)
     flag_id = session.scalars(sa.select(Flag.id).where(Flag.rule == "LIC_DUPLICATE_WORKER")).one()
 
-    detail = flag_detail(session, flag_id)
+    detail = flag_detail(session, flag_id, definitions=DEFINITIONS)
 
     assert [p.placement_id for p in detail.placements] == ["P-00002", "P-AGAIN"]
     assert detail.fees == []
@@ -100,18 +98,18 @@ def test_worker_flag_lists_the_workers_placements_and_their_flags(session, facto
 
 
 def test_unknown_flag_is_none(session, world):
-    assert flag_detail(session, 999_999) is None
+    assert flag_detail(session, 999_999, definitions=DEFINITIONS) is None
 
 
 def test_every_rule_has_a_one_sentence_definition():
-    from jobs.rules import all_rules
+    definitions = rule_definitions()
 
-    assert rule_codes() == tuple(rule.CODE for rule in all_rules())
-    for code in rule_codes():
-        definition = rule_definition(code)
+    assert list(definitions) == [rule.CODE for rule in all_rules()]
+    for code, definition in definitions.items():
         assert definition and not definition.startswith(code), code
         assert "\n" not in definition
-    assert "no rule module" in rule_definition("NOT_A_RULE")
+        assert definition_of(definitions, code) == definition
+    assert "no rule module" in definition_of(definitions, "NOT_A_RULE")
 
 
 def test_evidence_rows_spell_out_nested_values():
@@ -177,4 +175,4 @@ def test_flag_page_runs_a_fixed_number_of_queries(
         assert client.get(url).status_code == 200
 
     assert few.total == many.total > 0
-    assert len(flag_detail(session, world.over_cap_flag_id).fees) == 32
+    assert len(flag_detail(session, world.over_cap_flag_id, definitions=DEFINITIONS).fees) == 32

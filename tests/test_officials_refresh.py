@@ -72,11 +72,6 @@ def server() -> Iterator[FileServer]:
     thread.join(timeout=5)
 
 
-@pytest.fixture
-def factory(app):
-    return app.extensions["monitor.sessionmaker"]
-
-
 def official_ids(session) -> list[str]:
     session.expire_all()
     return session.scalars(sa.select(Official.official_id).order_by(Official.official_id)).all()

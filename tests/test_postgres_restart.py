@@ -173,7 +173,9 @@ def test_the_web_app_the_scheduler_and_the_next_audit_survive_a_postgres_restart
     assert first.returncode == 0, first.stdout + first.stderr
     # A scheduler in this process too, whose job the test can bring forward.
     scheduler_app = create_app()
-    scheduler = build_scheduler(scheduler_app, BackgroundScheduler)
+    scheduler = build_scheduler(
+        scheduler_app.config, scheduler_app.extensions["monitor.engine"], BackgroundScheduler
+    )
     scheduler.start()
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"

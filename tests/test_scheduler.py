@@ -36,7 +36,7 @@ from monitor.models import AuditRun, apscheduler_jobs
 
 @pytest.fixture
 def job_env(app, db_url, monkeypatch, tmp_path):
-    """The job builds its own app from the environment: point it at the test database,
+    """The job reads its settings from the environment: point it at the test database,
     with one test rule that takes a moment (so overlapping audits would overlap)."""
     monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
     monkeypatch.setenv("MONITOR_INSTANCE_PATH", str(tmp_path / "job-instance"))
@@ -73,7 +73,7 @@ def wait_for(condition, timeout: float = 30.0) -> None:
 
 def test_job_uses_cron_and_time_zone_from_config(app, engine):
     app.config.update(AUDIT_CRON="30 3 * * 1-5", TIMEZONE="Asia/Kathmandu")
-    scheduler = build_scheduler(app, BackgroundScheduler)
+    scheduler = build_scheduler(app.config, app.extensions["monitor.engine"], BackgroundScheduler)
     scheduler.start(paused=True)
     try:
         job = scheduler.get_job(JOB_ID)
@@ -95,7 +95,9 @@ def test_job_uses_cron_and_time_zone_from_config(app, engine):
 def test_restart_keeps_one_job_and_takes_a_changed_cron(app):
     for cron in ("0 2 * * *", "15 4 * * *"):
         app.config["AUDIT_CRON"] = cron
-        scheduler = build_scheduler(app, BackgroundScheduler)
+        scheduler = build_scheduler(
+            app.config, app.extensions["monitor.engine"], BackgroundScheduler
+        )
         scheduler.start(paused=True)
         jobs = scheduler.get_jobs()
         scheduler.shutdown()
@@ -109,7 +111,7 @@ def _miss_runs(app, hours: int) -> None:
     (Written through the job store: a paused scheduler's shutdown would
     process the due job itself.)
     """
-    scheduler = build_scheduler(app, BackgroundScheduler)
+    scheduler = build_scheduler(app.config, app.extensions["monitor.engine"], BackgroundScheduler)
     scheduler.start(paused=True)
     scheduler.shutdown()
     store = SQLAlchemyJobStore(engine=app.extensions["monitor.engine"], tablename=JOBSTORE_TABLE)
@@ -122,7 +124,9 @@ def test_missed_runs_run_once_at_start_up(job_env, engine):
     job_env.config["AUDIT_CRON"] = "0 * * * *"  # hourly: three runs missed below
     _miss_runs(job_env, hours=3)
 
-    scheduler = build_scheduler(job_env, BackgroundScheduler)
+    scheduler = build_scheduler(
+        job_env.config, job_env.extensions["monitor.engine"], BackgroundScheduler
+    )
     scheduler.start()
     try:
         wait_for(lambda: [status for _, status in scheduled_runs(engine)] == ["succeeded"])
@@ -137,7 +141,9 @@ def test_a_run_missed_beyond_the_grace_time_is_not_run(job_env, engine):
     job_env.config["AUDIT_CRON"] = "0 2 1 1 *"  # yearly: only the one long-missed run
     _miss_runs(job_env, hours=int(MISFIRE_GRACE.total_seconds() // 3600) + 1)
 
-    scheduler = build_scheduler(job_env, BackgroundScheduler)
+    scheduler = build_scheduler(
+        job_env.config, job_env.extensions["monitor.engine"], BackgroundScheduler
+    )
     scheduler.start()
     try:
         wait_for(lambda: scheduler.get_job(JOB_ID).next_run_time > dt.datetime.now(dt.UTC))
@@ -150,8 +156,12 @@ def test_a_run_missed_beyond_the_grace_time_is_not_run(job_env, engine):
 def test_two_schedulers_run_one_audit(job_env, engine):
     job_env.config["AUDIT_CRON"] = "0 2 * * *"
     _miss_runs(job_env, hours=1)
-    first = build_scheduler(job_env, BackgroundScheduler)
-    second = build_scheduler(job_env, BackgroundScheduler)
+    first = build_scheduler(
+        job_env.config, job_env.extensions["monitor.engine"], BackgroundScheduler
+    )
+    second = build_scheduler(
+        job_env.config, job_env.extensions["monitor.engine"], BackgroundScheduler
+    )
     first.start(paused=True)
     second.start(paused=True)
     try:

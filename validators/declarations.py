@@ -43,7 +43,6 @@ import pyarrow.compute as pc
 from openpyxl import load_workbook
 from pandera.errors import SchemaErrors
 
-from monitor.models.declarations import FEE_CATEGORIES, REPORTERS
 from validators.codes import currencies, isco08_unit_groups
 from validators.common import (
     DATE_PATTERN,
@@ -53,6 +52,7 @@ from validators.common import (
     forbidden_characters,
     money_mask,
 )
+from validators.vocabularies import FEE_CATEGORIES, REPORTERS
 
 Kind = Literal["placements", "fees"]
 

@@ -26,9 +26,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from monitor.models.declarations import FEE_CATEGORIES
-from monitor.models.registry import CAP_TYPES, LICENCE_EVENTS, PERSON_ROLES
 from validators.common import parse_dates, repeated_key, row_rule
+from validators.vocabularies import CAP_TYPES, FEE_CATEGORIES, LICENCE_EVENTS, PERSON_ROLES
 
 EXPIRING_EVENTS = ("issued", "renewed")
 

@@ -3,12 +3,18 @@
 `all_rules()` discovers them: every module of this package that defines
 `CODE` (helpers such as `base` and `common` do not), sorted by code, so a
 new rule is picked up by adding its module and nothing else.
+`rule_definitions()` gives every rule's one-sentence definition for the
+pages, the API and the command line, read from the modules' source files
+without importing them (importing a rule brings the person matching).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
+from functools import cache
+from pathlib import Path
 from types import ModuleType
 
 
@@ -41,3 +47,23 @@ def all_rules() -> list[ModuleType]:
     if broken:
         raise ImportError("; ".join(f"{name}: {error}" for name, error in broken.items()))
     return rules
+
+
+HELPER_MODULES = frozenset({"base", "common"})
+
+
+@cache
+def rule_definitions() -> dict[str, str]:
+    """Every rule code (from its module's name) and the rule in one sentence: the
+    first line of its module's docstring, without `CODE: `."""
+    definitions = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+        if info.name in HELPER_MODULES:
+            continue
+        code = info.name.upper()
+        source = (Path(__path__[0]) / f"{info.name}.py").read_text(encoding="utf-8")
+        docstring = (ast.get_docstring(ast.parse(source)) or "").strip()
+        first = docstring.splitlines()[0] if docstring else code
+        sentence = first.removeprefix(f"{code}:").strip()
+        definitions[code] = sentence[:1].upper() + sentence[1:]
+    return definitions

@@ -15,15 +15,13 @@ is cleared.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
+from monitor.canonical import flag_key, flag_key_prefix
 from monitor.config import placeholder_birth_dates
 from monitor.services.matching import DEFAULT_PLACEHOLDER_BIRTH_DATES
 
@@ -77,22 +75,16 @@ class Finding:
     workers_affected: int = 1
 
     def key(self, rule: str) -> str:
-        """The identity of the flag this finding raises: the rule and its contract subject.
-
-        A placement id is unique only within its partner country, so placement
-        subjects include the partner; a placement or a worker already fixes
-        the subject, so those keys leave out `licence_no` (which may change
-        between runs for a worker seen at several agencies). Every other
-        contract subject names the agency, so its key includes `licence_no`.
-        """
-        return self.key_prefix(rule) + canonical_subject(self.subject)
+        """The identity of the flag this finding raises (`monitor.canonical.flag_key`)."""
+        return flag_key(
+            rule, self.subject, licence_no=self.licence_no, partner_country=self.partner_country
+        )
 
     def key_prefix(self, rule: str) -> str:
         """`rule|partner|licence|`: the part of `key` before the subject JSON."""
-        partner = (self.partner_country or "") if "placement_id" in self.subject else ""
-        by_agency = "placement_id" not in self.subject and "worker_ref" not in self.subject
-        licence = (self.licence_no or "") if by_agency else ""
-        return f"{rule}|{partner}|{licence}|"
+        return flag_key_prefix(
+            rule, self.subject, licence_no=self.licence_no, partner_country=self.partner_country
+        )
 
 
 @dataclass
@@ -107,19 +99,6 @@ class RuleOutcome:
 
     examined: int
     findings: Iterable[Finding]
-
-
-def canonical_subject(subject: dict[str, Any]) -> str:
-    """The subject as `json.dumps(subject, sort_keys=True, separators=(",", ":"))`.
-
-    That text is part of every stored flag key, so it must never change;
-    orjson writes the same text for ASCII-only subjects (all ids are) four
-    times as fast, and the standard library's escaping is kept otherwise.
-    """
-    text = orjson.dumps(subject, option=orjson.OPT_SORT_KEYS).decode()
-    if text.isascii():
-        return text
-    return json.dumps(subject, sort_keys=True, separators=(",", ":"))
 
 
 _CENT = Decimal("0.01")

@@ -36,15 +36,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome, money
-from jobs.rules.common import (
-    SOURCES,
-    STREAM_ROWS,
-    count_placements,
-    exceeds,
-    fee_facts,
-    has_fees,
-    log_skipped,
-)
+from jobs.rules.common import STREAM_ROWS, count_placements, fee_facts, has_fees, log_skipped
+from monitor.services.fee_facts import SOURCES, exceeds
 
 CODE = "FEE_OVER_CAP"
 SEVERITY = "high"

@@ -29,10 +29,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome, money
-from jobs.rules.common import count_placements, join_fee_rule, rates_on_deployment_dates
+from jobs.rules.common import count_placements
 from monitor.models import Fee, FeeRule, Placement
 from monitor.models.base import MONEY_SCALE
 from monitor.money import usd
+from monitor.services.fee_facts import join_fee_rule, rates_on_deployment_dates
 
 CODE = "FEE_PROHIBITED_CATEGORY"
 SEVERITY = "high"

@@ -33,7 +33,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs.rules.base import AuditSettings, Finding, RuleOutcome, money
-from jobs.rules.common import count_placements, exceeds, fee_facts, log_skipped
+from jobs.rules.common import count_placements, fee_facts, log_skipped
+from monitor.services.fee_facts import exceeds
 
 CODE = "FEE_UNDERDECLARED"
 SEVERITY = "medium"

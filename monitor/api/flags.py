@@ -23,6 +23,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import RAISE
 
+from jobs.rules import rule_definitions
 from monitor import db
 from monitor.api import ApiBlueprint
 from monitor.api.tokens import authenticate_staff, problem_doc
@@ -182,7 +183,7 @@ class FlagDetail(MethodView):
     @_problem_doc(HTTPStatus.NOT_FOUND, f"No such flag. {NOT_STAFF}")
     def get(self, flag_id: int) -> Any:
         """One flag with its evidence and the rule's definition."""
-        flag = flag_list.get_flag(db.session(), flag_id)
+        flag = flag_list.get_flag(db.session(), flag_id, definitions=rule_definitions())
         if flag is None:
             abort(HTTPStatus.NOT_FOUND, f"There is no flag {flag_id}.")
         return flag

@@ -78,7 +78,7 @@ def run_command() -> None:
     from jobs.audit import run_configured_audit
 
     try:
-        result = run_configured_audit(current_app._get_current_object(), trigger="manual")
+        result = run_configured_audit(db.session_factory(), current_app.config, trigger="manual")
     except SQLAlchemyError as exc:
         # Not even the run's record could be written (a full or read-only database).
         log.debug("the audit could not use the database", exc_info=True)
@@ -205,7 +205,7 @@ def scheduler_command() -> None:
 
     app: Flask = current_app._get_current_object()
     logs.configure(app.config["LOG_FORMAT"], level=logging.INFO)
-    scheduler = build_scheduler(app, BlockingScheduler)
+    scheduler = build_scheduler(app.config, db.engine(), BlockingScheduler)
     _stop_on_signals(lambda: scheduler.shutdown(wait=False))
     click.echo(f"Scheduler: {JOB_ID} on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")
     click.echo(f"Scheduler: {FEE_SUMMARY_JOB_ID} every {app.config['FEE_SUMMARY_SECONDS']} s.")
@@ -237,7 +237,9 @@ def serve_command(host: str, port: int, no_scheduler: bool) -> None:
     scheduler = None
     if not no_scheduler:
         logs.configure(app.config["LOG_FORMAT"], level=logging.INFO)
-        scheduler = build_scheduler(app, BackgroundScheduler)
+        scheduler = build_scheduler(
+            app.config, app.extensions["monitor.engine"], BackgroundScheduler
+        )
         scheduler.start()
         click.echo(f"Audit scheduled on '{app.config['AUDIT_CRON']}' ({app.config['TIMEZONE']}).")
     try:

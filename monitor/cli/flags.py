@@ -91,9 +91,10 @@ def list_command(
 @needs_database
 def show_command(flag_id: int) -> None:
     """Show one flag: the rule's definition, its subject and its evidence."""
+    from jobs.rules import rule_definitions
     from monitor.services import flag_list
 
-    flag = flag_list.get_flag(db.session(), flag_id)
+    flag = flag_list.get_flag(db.session(), flag_id, definitions=rule_definitions())
     if flag is None:
         click.echo(f"Error: there is no flag {flag_id}.", err=True)
         sys.exit(1)

@@ -1,7 +1,7 @@
 """The audit: runs of the rules, the flags they raise, and the scheduler's job store.
 
 A flag is identified by `flag_key` (the rule and its contract subject, see
-`jobs.rules.base.Finding.key`): the same condition found again is the same flag, whose
+`monitor.canonical.flag_key`): the same condition found again is the same flag, whose
 `last_seen` moves. A flag whose condition no longer holds is marked
 `cleared`, never deleted.
 """

@@ -18,21 +18,6 @@ from monitor.models.base import Base, Money, utcnow
 
 DECLARATION_KINDS = ("placements", "fees")
 BATCH_STATUSES = ("stored", "partial", "refused")
-FEE_CATEGORIES = (
-    "recruitment_fee",
-    "service_charge",
-    "documentation",
-    "visa",
-    "travel",
-    "medical",
-    "insurance",
-    "skills_test",
-    "training",
-    "orientation",
-    "accommodation",
-    "other",
-)
-REPORTERS = ("agency", "worker")
 
 
 class ImportBatch(Base):

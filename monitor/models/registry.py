@@ -16,9 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.models.base import Base, JSONType, Money, Rate, utcnow
 
-LICENCE_EVENTS = ("issued", "renewed", "suspended", "reinstated", "revoked", "cancelled")
-PERSON_ROLES = ("owner", "director", "manager", "shareholder")
-CAP_TYPES = ("zero", "fixed", "wage_multiple")
 SUPERVISORY_INSTITUTIONS = ("labour", "immigration", "consular", "police", "foreign_affairs")
 
 

@@ -12,7 +12,7 @@ chain's order), `recorded_at` (UTC), `actor` (a username, or `system`,
 `token.create`, `token.revoke`, `registry.change`, ...), `subject` (what
 it is about: a username, a licence_no, `registry`), `payload` (canonical
 JSON text: `orjson.dumps(value, option=OPT_SORT_KEYS)`, sorted keys and
-no spaces, as `jobs.flag_store.canonical_json`), `previous_hash` and
+no spaces: `monitor.canonical.canonical_json`), `previous_hash` and
 `entry_hash`.
 
 **The hash.** `entry_hash` is the SHA-256 (lower-case hex) of the UTF-8
@@ -79,7 +79,6 @@ import os
 import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -87,6 +86,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from monitor.canonical import canonical_json
 from monitor.models import DecisionLogEntry
 from monitor.models.base import utcnow
 
@@ -107,17 +107,6 @@ class DecisionLogError(ValueError):
 
 
 # --- entries -------------------------------------------------------------------
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces (Decimals as strings): one text for one value."""
-    return orjson.dumps(value, default=_json_default, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _utc_text(moment: dt.datetime) -> str:

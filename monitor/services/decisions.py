@@ -66,7 +66,7 @@ from typing import Any, Literal, overload
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from jobs.flag_store import canonical_json
+from monitor.canonical import canonical_json
 from monitor.models import AgencyPerson, DeclaredConflict, Flag, FlagDecision, User
 from monitor.models.audit import DISMISSAL_REASONS
 from monitor.models.base import utcnow

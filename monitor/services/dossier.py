@@ -19,7 +19,7 @@ a licence the registry does not hold):
 - placements per corridor and year;
 - per corridor and year, the fees per placement against the cap, in USD,
   computed exactly as the fee rules compute them
-  (`jobs.rules.common.placement_fee_facts` on this licence's placements):
+  (`monitor.services.fee_facts.placement_fee_facts` on this licence's placements):
   the mean and largest agency-declared total per placement (over the
   placements with agency-declared fees), the same for worker-reported
   fees, the mean, smallest and largest cap, and how many placements are
@@ -49,6 +49,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from monitor.canonical import canonical_subject
 from monitor.models import (
     Agency,
     AgencyPerson,
@@ -339,8 +340,7 @@ def _corridors(session: Session, licence_no: str, today: dt.date) -> list[Corrid
 
 def _people(session: Session, licence_no: str) -> list[PersonRow]:
     """The agency's people (owners and directors first) with the COI flags naming them."""
-    # Imported here: they bring the person matching (PyICU), which most callers never need.
-    from jobs.rules.base import canonical_subject
+    # Imported here: it brings the person matching (PyICU), which most callers never need.
     from monitor.services.matching import mask_id
 
     people = session.execute(

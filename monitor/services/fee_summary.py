@@ -1,7 +1,7 @@
 """The dossier's fees against the cap, per licence, corridor and year, and when they are current.
 
 `corridor_fees(session, licence_no)` computes them exactly as the fee rules
-do (`jobs.rules.common.placement_fee_facts` over the licence's
+do (`monitor.services.fee_facts.placement_fee_facts` over the licence's
 placements), in one query, but that is seconds for a busy agency at
 1,000,000 placements. So they are kept in `corridor_fee_summary`, and the
 dossier reads a licence's rows (`current_summary`) while nothing they
@@ -45,7 +45,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from jobs.rules.common import HALF_CENT, materialised, placement_fee_facts
 from monitor import db
 from monitor.models import (
     Agreement,
@@ -57,6 +56,7 @@ from monitor.models import (
     Placement,
     RegistryChange,
 )
+from monitor.services.fee_facts import HALF_CENT, placement_fee_facts, temporary_table
 
 log = logging.getLogger(__name__)
 
@@ -118,25 +118,31 @@ def current_summary(
 ) -> list[Any] | None:
     """The licence's `corridor_fee_summary` rows while they are current (see the
     module's docstring), in corridor and year order; else None."""
-    current_version = (
-        sa.select(versions.c.version).where(versions.c.licence_no == licence_no).scalar_subquery()
-    )
     rows = session.execute(
-        sa.select(
-            summary,
-            sa.func.coalesce(current_version, 0).label("current_version"),
-            fee_registry_change_query().label("current_change"),
-        )
+        sa.select(summary, row_is_stale(fee_cap_tolerance).label("stale"))
         .where(summary.c.licence_no == licence_no)
         .order_by(summary.c.agreement_id, summary.c.year)
     ).all()
-    if not rows:
+    if not rows or any(row.stale for row in rows):
         return None
-    for row in rows:
-        stamp = (row.facts_version, row.last_change_id, Decimal(row.fee_cap_tolerance))
-        if stamp != (row.current_version, row.current_change, fee_cap_tolerance):
-            return None
     return rows
+
+
+def row_is_stale(fee_cap_tolerance: Decimal) -> sa.ColumnElement[bool]:
+    """True for a `corridor_fee_summary` row that is no longer current: its licence's
+    fee version, the newest fee-registry change or the tolerance differ from its stamps
+    (the tolerance is stored as `str(Decimal(setting))` by every writer)."""
+    current_version = sa.func.coalesce(
+        sa.select(versions.c.version)
+        .where(versions.c.licence_no == summary.c.licence_no)
+        .scalar_subquery(),
+        0,
+    )
+    return sa.or_(
+        summary.c.facts_version != current_version,
+        summary.c.last_change_id != fee_registry_change_query(),
+        summary.c.fee_cap_tolerance != str(fee_cap_tolerance),
+    )
 
 
 def corridor_fees_of(row: Any) -> CorridorFees:
@@ -227,7 +233,7 @@ class StartedStamps:
 def snapshot_fee_stamps(connection: Connection) -> StartedStamps:
     """The fee versions now, copied into the temporary table `tmp_fee_versions`, and the
     newest fee-registry change (inside the caller's snapshot transaction)."""
-    table = materialised(connection, "tmp_fee_versions", sa.select(versions))
+    table = temporary_table(connection, "tmp_fee_versions", sa.select(versions))
     last_change = connection.execute(sa.select(fee_registry_change_query())).scalar_one()
     return StartedStamps(versions=table, last_change_id=int(last_change))
 
@@ -261,19 +267,7 @@ def refresh_corridor_fee_summary(
 def stale_licences(fee_cap_tolerance: Decimal) -> sa.CompoundSelect:
     """The licences whose summary rows are not current, and those an import touched
     that have none yet (`licence_no`)."""
-    current_version = sa.func.coalesce(
-        sa.select(versions.c.version)
-        .where(versions.c.licence_no == summary.c.licence_no)
-        .scalar_subquery(),
-        0,
-    )
-    with_stale_rows = sa.select(summary.c.licence_no).where(
-        sa.or_(
-            summary.c.facts_version != current_version,
-            summary.c.last_change_id != fee_registry_change_query(),
-            summary.c.fee_cap_tolerance != str(fee_cap_tolerance),
-        )
-    )
+    with_stale_rows = sa.select(summary.c.licence_no).where(row_is_stale(fee_cap_tolerance))
     without_rows = sa.select(versions.c.licence_no).where(
         ~sa.exists().where(summary.c.licence_no == versions.c.licence_no)
     )
@@ -293,7 +287,7 @@ def refresh_stale(engine: Engine, fee_cap_tolerance: Decimal) -> int:
     with engine.connect() as connection:
         try:
             with db.snapshot_transaction(connection):
-                stale = materialised(
+                stale = temporary_table(
                     connection, "tmp_stale_licences", stale_licences(fee_cap_tolerance)
                 )
                 count = connection.execute(

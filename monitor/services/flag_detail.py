@@ -1,11 +1,11 @@
 """One flag in full, for the reviewer: what the rule means, what it found, where from.
 
-`flag_detail(session, flag_id)` returns a `FlagDetail` (None for an
+`flag_detail(session, flag_id, definitions=...)` returns a `FlagDetail` (None for an
 unknown id):
 
-- the rule's definition in one sentence: the first line of the rule
-  module's docstring (`jobs/rules/<code>.py`, "CODE: sentence"), read from
-  the source file without importing the rule (`rule_definition`);
+- the rule's definition in one sentence, from the `definitions` the
+  caller passes (`jobs.rules.rule_definitions()`: each rule module's
+  docstring, "CODE: sentence");
 - the evidence as rows of a table (`evidence_rows`: nested lists and
   objects are spelt out as `fees › 1 › amount`);
 - for a flag whose evidence holds a cap (`FEE_OVER_CAP`), how the cap was
@@ -27,19 +27,17 @@ A fixed number of queries, each bounded, whatever the number of flags.
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import importlib.util
 import json
-import pkgutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from monitor.canonical import flag_key
 from monitor.models import Fee, FeeRule, Flag, FxRate, Placement
 
 ROWS_SHOWN = 200
@@ -136,34 +134,9 @@ class FlagDetail:
     related: list[RelatedFlag] = field(default_factory=list)
 
 
-@lru_cache(maxsize=64)
-def rule_definition(code: str) -> str:
-    """The rule in one sentence: its module docstring's first line, without `CODE: `."""
-    try:
-        spec = importlib.util.find_spec(f"jobs.rules.{code.lower()}")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.origin:
-        return f"{code}: no rule module describes this code."
-    with open(spec.origin, encoding="utf-8") as source:
-        docstring = ast.get_docstring(ast.parse(source.read())) or ""
-    first = docstring.strip().splitlines()[0] if docstring.strip() else code
-    sentence = first.removeprefix(f"{code}:").strip()
-    return sentence[:1].upper() + sentence[1:]
-
-
-@lru_cache(maxsize=1)
-def rule_codes() -> tuple[str, ...]:
-    """Every rule code, from the rule modules' names (not imported)."""
-    import jobs.rules
-
-    return tuple(
-        sorted(
-            info.name.upper()
-            for info in pkgutil.iter_modules(jobs.rules.__path__)
-            if info.name not in ("base", "common")
-        )
-    )
+def definition_of(definitions: Mapping[str, str], code: str) -> str:
+    """The rule's one-sentence definition, or a plain note for a code no rule has."""
+    return definitions.get(code) or f"{code}: no rule module describes this code."
 
 
 def _text(value: Any) -> str:
@@ -192,9 +165,17 @@ def evidence_rows(evidence: Any, prefix: str = "") -> list[EvidenceRow]:
 
 
 def flag_detail(
-    session: Session, flag_id: int, *, fee_cap_tolerance: Decimal = Decimal("0.005")
+    session: Session,
+    flag_id: int,
+    *,
+    definitions: Mapping[str, str],
+    fee_cap_tolerance: Decimal = Decimal("0.005"),
 ) -> FlagDetail | None:
-    """Everything about one flag, or None if there is no flag `flag_id`."""
+    """Everything about one flag, or None if there is no flag `flag_id`.
+
+    `definitions`: every rule's code and one-sentence definition
+    (`jobs.rules.rule_definitions()`).
+    """
     if not 0 < flag_id <= MAX_ID:
         return None
     flag = session.get(Flag, flag_id)
@@ -223,7 +204,7 @@ def flag_detail(
     return FlagDetail(
         id=flag.id,
         rule=flag.rule,
-        definition=rule_definition(flag.rule),
+        definition=definition_of(definitions, flag.rule),
         severity=flag.severity,
         status=flag.status,
         licence_no=flag.licence_no,
@@ -240,7 +221,7 @@ def flag_detail(
         cap=cap,
         placements=placements,
         fees=fees,
-        related=_related_flags(session, flag, placements),
+        related=_related_flags(session, flag, placements, sorted(definitions)),
     )
 
 
@@ -334,12 +315,9 @@ def _cap_computation(
 
 
 def _related_flags(
-    session: Session, flag: Flag, placements: list[PlacementRow]
+    session: Session, flag: Flag, placements: list[PlacementRow], codes: list[str]
 ) -> list[RelatedFlag]:
     """Other flags on the same placement(s) or worker(s), by their keys (one query)."""
-    # Imported here: the rules' base brings the person matching (PyICU).
-    from jobs.rules.base import Finding
-
     subjects: set[tuple[str | None, str, str]] = set()
     for placement in placements:
         subjects.add((placement.partner_country, "placement_id", placement.placement_id))
@@ -347,8 +325,8 @@ def _related_flags(
     if not subjects:
         return []
     keys = [
-        Finding(None, {name: value}, partner_country=partner).key(code)
-        for code in rule_codes()
+        flag_key(code, {name: value}, licence_no=None, partner_country=partner)
+        for code in codes
         for partner, name, value in sorted(subjects, key=json.dumps)
     ]
     rows = session.execute(

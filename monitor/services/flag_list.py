@@ -5,14 +5,15 @@ number, status and review state (each filter served by an index of
 `flags`), each with its review state and its latest decision (one more
 query for the page, by `ix_flag_decisions_flag`);
 `count_flags` the number of flags that match, for paging; `get_flag` one
-flag with its evidence and the rule's definition
-(`monitor.services.flag_detail.rule_definition`). Plain queries on the
+flag with its evidence and the rule's definition (from the definitions
+the caller passes: `jobs.rules.rule_definitions()`). Plain queries on the
 flags table: no person matching, no pandas, so the command line stays quick.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from monitor.models import Flag, FlagDecision
 from monitor.services.audit_history import utc
-from monitor.services.flag_detail import MAX_ID, MAX_OFFSET, rule_definition
+from monitor.services.flag_detail import MAX_ID, MAX_OFFSET, definition_of
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,10 @@ def count_flags(
     return int(session.scalar(query.where(*conditions)) or 0)
 
 
-def get_flag(session: Session, flag_id: int) -> FlagRecord | None:
-    """One flag with its evidence, or None."""
+def get_flag(
+    session: Session, flag_id: int, *, definitions: Mapping[str, str]
+) -> FlagRecord | None:
+    """One flag with its evidence and its rule's definition (from `definitions`), or None."""
     if not 0 < flag_id <= MAX_ID:
         return None
     row = session.execute(
@@ -179,7 +182,7 @@ def get_flag(session: Session, flag_id: int) -> FlagRecord | None:
     return FlagRecord(
         *row[: len(_SUMMARY_COLUMNS)],
         latest_decision=latest_decisions(session, [flag_id]).get(flag_id),
-        definition=rule_definition(row.rule),
+        definition=definition_of(definitions, row.rule),
         evidence=row.evidence or {},
         first_run_id=row.first_run_id,
         last_run_id=row.last_run_id,

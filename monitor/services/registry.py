@@ -42,9 +42,9 @@ from sqlalchemy.orm import Session
 
 from monitor.models import Agency, LicenceEvent, RegistryChange
 from monitor.models.base import utcnow
-from monitor.models.registry import LICENCE_EVENTS
 from monitor.services import decision_log
 from monitor.services.licence_status import EXPIRING_EVENTS, TERMINAL_EVENTS
+from validators.vocabularies import LICENCE_EVENTS
 
 _CHAIN_LOCK_KEY = zlib.crc32(b"monitor.registry_changes")
 BATCH_ROWS = 20_000  # rows per bulk statement: bounded memory, few round trips

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length
 
+from jobs.rules import rule_definitions
 from monitor import db
 from monitor.auth import staff_required
 from monitor.config import fee_cap_tolerance
@@ -76,7 +77,9 @@ class SecondLookForm(FlaskForm):
 def _render(flag_id: int, *, error: str | None = None, status: int = HTTPStatus.OK):
     tolerance = fee_cap_tolerance(current_app.config)
     session = db.session()
-    flag = flag_detail(session, flag_id, fee_cap_tolerance=tolerance)
+    flag = flag_detail(
+        session, flag_id, definitions=rule_definitions(), fee_cap_tolerance=tolerance
+    )
     if flag is None:
         abort(HTTPStatus.NOT_FOUND)
     review = flag_review(session, flag_id, current_user)
