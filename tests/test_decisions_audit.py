@@ -15,9 +15,9 @@ from monitor.services import accounts
 from monitor.services.cases import CaseFilters, list_cases
 from monitor.services.decisions import decide, flag_review
 from tests.conftest import TEST_PASSWORD
-from tests.test_audit_engine import DAY1, DAY2, DAY3, SETTINGS, factory, placement, world
+from tests.test_audit_engine import DAY1, DAY2, DAY3, SETTINGS, placement, world
 
-__all__ = ["factory", "world"]  # fixtures
+__all__ = ["world"]  # a fixture
 
 
 @pytest.fixture
